@@ -1,0 +1,110 @@
+import type { Decoded } from '../codecs/codec.js';
+import { decode, encode, type Encoded } from '../codecs/registry.js';
+import { InferenceError } from '../errors/inference-error.js';
+import { parseMediaType } from '../media-type/parse.js';
+import type { RequestContext } from './context.js';
+import type { HandlerOutput, InputFn, OutputFn } from './handler.js';
+import type { ResolvedHandler } from './resolve.js';
+
+/** Default `inputFn`: decode the body by its content type with the default codecs. */
+export const decodeInputFn: InputFn<Decoded> = (body, contentType) => decode(body, contentType);
+
+/** Default `outputFn`: encode by Accept with the default codecs. */
+export const encodeOutputFn: OutputFn<Decoded> = (prediction, accept) => encode(prediction, accept);
+
+export interface InvokeRequest {
+  readonly body: Uint8Array;
+  readonly contentType: string;
+  /** The request's Accept; missing or `*\/*` becomes `defaultAccept`. */
+  readonly accept: string | undefined;
+  readonly context: RequestContext;
+}
+
+export interface InvokeOptions {
+  /**
+   * Accept for requests that send none, or `*\/*` (SageMaker's
+   * `SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`).
+   * @defaultValue `'application/json'`
+   */
+  defaultAccept?: string;
+}
+
+/**
+ * Run one request through a resolved handler, unbatched: `inputFn → predictFn →
+ * outputFn`, or `transformFn`. Errors a handler throws as `InferenceError` keep
+ * their code; anything else is the model's fault and becomes `MODEL_ERROR` (424)
+ * naming the function that failed.
+ *
+ * @example
+ * ```ts
+ * const model = await handler.modelFn(modelDir, loadContext);
+ * const { body, contentType } = await invokeHandler(handler, model, {
+ *   body: new TextEncoder().encode('[[1, 2, 3]]'),
+ *   contentType: 'application/json',
+ *   accept: 'text/csv',
+ *   context,
+ * });
+ * ```
+ */
+export async function invokeHandler<TModel>(
+  handler: ResolvedHandler<TModel>,
+  model: TModel,
+  request: InvokeRequest,
+  options: InvokeOptions = {},
+): Promise<Encoded> {
+  const { body, contentType, context } = request;
+  const accept = resolveAccept(request.accept, options.defaultAccept ?? 'application/json');
+  if (handler.kind === 'transform') {
+    const output = await step('transformFn', () =>
+      handler.transformFn(model, body, contentType, accept, context),
+    );
+    return toEncoded(output, accept);
+  }
+  const input = await step('inputFn', () => handler.inputFn(body, contentType, context));
+  const prediction = await step('predictFn', () =>
+    handler.predictFn(input, model, {
+      modelName: context.modelName,
+      variant: context.variant,
+      deviceId: context.deviceId,
+      logger: context.logger,
+      requestIds: [context.requestId],
+      deadline: context.deadline,
+      batchSize: context.batchSize,
+      signal: context.signal,
+    }),
+  );
+  const output = await step('outputFn', () => handler.outputFn(prediction, accept, context));
+  return toEncoded(output, accept);
+}
+
+function resolveAccept(accept: string | undefined, defaultAccept: string): string {
+  const trimmed = accept?.trim() ?? '';
+  return trimmed === '' || trimmed === '*/*' ? defaultAccept : trimmed;
+}
+
+async function step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof InferenceError) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    throw new InferenceError('MODEL_ERROR', `${name} failed: ${message}`, { cause: error });
+  }
+}
+
+/** Bare bytes or text from a handler are labelled with the Accept type when it names one. */
+export function toEncoded(output: HandlerOutput, accept: string): Encoded {
+  if (typeof output === 'string') {
+    return { body: new TextEncoder().encode(output), contentType: concreteType(accept) };
+  }
+  if (output instanceof Uint8Array) return { body: output, contentType: concreteType(accept) };
+  return output;
+}
+
+function concreteType(accept: string): string {
+  const first = parseMediaType(accept.split(',')[0] ?? '');
+  if (first === undefined || first.type === '*' || first.subtype === '*') {
+    return 'application/octet-stream';
+  }
+  return first.essence;
+}

@@ -1,0 +1,83 @@
+/**
+ * Element types, named as onnxruntime names them so that a `Tensor` can be handed
+ * to an ORT session without translation.
+ */
+export const DTYPES = [
+  'float16',
+  'float32',
+  'float64',
+  'int8',
+  'int16',
+  'int32',
+  'int64',
+  'uint8',
+  'uint16',
+  'uint32',
+  'uint64',
+  'bool',
+  'string',
+] as const;
+
+export type DType = (typeof DTYPES)[number];
+export type NumericDType = Exclude<DType, 'string' | 'bool'>;
+
+/**
+ * The JS storage for each dtype, as onnxruntime-node expects it: `bool` is one byte
+ * per element in a `Uint8Array` (0 or 1), `float16` is the raw IEEE half bits in a
+ * `Uint16Array` (Node 20 has no `Float16Array`), 64-bit integers are `BigInt64Array`
+ * / `BigUint64Array`.
+ */
+export interface DataTypeMap {
+  float16: Uint16Array;
+  float32: Float32Array;
+  float64: Float64Array;
+  int8: Int8Array;
+  int16: Int16Array;
+  int32: Int32Array;
+  int64: BigInt64Array;
+  uint8: Uint8Array;
+  uint16: Uint16Array;
+  uint32: Uint32Array;
+  uint64: BigUint64Array;
+  bool: Uint8Array;
+  string: string[];
+}
+
+export type TypedData = DataTypeMap[Exclude<DType, 'string'>];
+
+type TypedArrayConstructor<T> = {
+  new (length: number): T;
+  new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): T;
+  readonly BYTES_PER_ELEMENT: number;
+};
+
+export const TYPED_ARRAY_BY_DTYPE: {
+  readonly [K in Exclude<DType, 'string'>]: TypedArrayConstructor<DataTypeMap[K]>;
+} = Object.freeze({
+  float16: Uint16Array,
+  float32: Float32Array,
+  float64: Float64Array,
+  int8: Int8Array,
+  int16: Int16Array,
+  int32: Int32Array,
+  int64: BigInt64Array,
+  uint8: Uint8Array,
+  uint16: Uint16Array,
+  uint32: Uint32Array,
+  uint64: BigUint64Array,
+  bool: Uint8Array,
+});
+
+/** Bytes per element of a fixed-width dtype. */
+export function bytesPerElement(dtype: Exclude<DType, 'string'>): number {
+  return TYPED_ARRAY_BY_DTYPE[dtype].BYTES_PER_ELEMENT;
+}
+
+export function isDType(value: unknown): value is DType {
+  return typeof value === 'string' && (DTYPES as readonly string[]).includes(value);
+}
+
+/** Whether elements of this dtype are `bigint`s in JS. */
+export function isBigIntDType(dtype: DType): dtype is 'int64' | 'uint64' {
+  return dtype === 'int64' || dtype === 'uint64';
+}
