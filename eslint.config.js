@@ -18,6 +18,7 @@ export default defineConfig(
           './packages/*/tsconfig.json',
           './packages/*/tsconfig.test.json',
           './examples/*/tsconfig.json',
+          './examples/*/tsconfig.test.json',
           './test/tsconfig.json',
         ],
         tsconfigRootDir: import.meta.dirname,
@@ -27,6 +28,9 @@ export default defineConfig(
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
       '@typescript-eslint/no-floating-promises': 'error',
+      // `const { v, ...rest } = wire` is how a field is dropped.
+      '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true }],
+      '@typescript-eslint/no-invalid-void-type': ['error', { allowAsThisParameter: true }],
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
     },
   },

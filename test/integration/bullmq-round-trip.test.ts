@@ -28,9 +28,14 @@ const doubler = resolveHandler(
   defineHandler({
     modelFn: () => 2,
     predictFn: (input: Decoded, factor: number) => {
-      if (!isTensor(input) || input.dtype !== 'float32') throw new Error('expected one float32 tensor');
+      if (!isTensor(input) || input.dtype !== 'float32')
+        throw new Error('expected one float32 tensor');
       const t = input as Tensor<'float32'>;
-      return createTensor('float32', t.shape, t.data.map((x) => x * factor));
+      return createTensor(
+        'float32',
+        t.shape,
+        t.data.map((x) => x * factor),
+      );
     },
   }),
   { defaults: { inputFn: decodeInputFn, outputFn: encodeOutputFn } },

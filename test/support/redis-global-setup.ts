@@ -12,7 +12,9 @@ declare module 'vitest' {
  * Vitest global setup for the integration project: one private `redis-server` per
  * run on a free port, unless `REDIS_URL` names one to use instead.
  */
-export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+export default async function setup(
+  project: TestProject,
+): Promise<(() => Promise<void>) | undefined> {
   const given = process.env['REDIS_URL'];
   if (given !== undefined && given !== '') {
     project.provide('redisUrl', given);

@@ -24,7 +24,7 @@ const MISSING_REDIS =
   'or set REDIS_URL to a Redis the tests may write to.';
 
 /** Ask the kernel for a free loopback port. */
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -49,25 +49,36 @@ export async function startRedisServer(options: StartRedisOptions = {}): Promise
   const child = spawn(
     command,
     [
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--save', '',
-      '--appendonly', 'no',
-      '--maxmemory-policy', 'noeviction',
-      '--dir', dir,
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--maxmemory-policy',
+      'noeviction',
+      '--dir',
+      dir,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const collect = (chunk: Buffer): void => {
+    output += chunk.toString();
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
   const exited = new Promise<Error>((resolve) => {
-    child.once('error', (error: NodeJS.ErrnoException) =>
-      resolve(error.code === 'ENOENT' ? new Error(MISSING_REDIS) : error),
-    );
-    child.once('exit', (code, signal) =>
-      resolve(new Error(`redis-server exited (${signal ?? String(code)}) before answering:\n${output}`)),
-    );
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      resolve(error.code === 'ENOENT' ? new Error(MISSING_REDIS) : error);
+    });
+    child.once('exit', (code, signal) => {
+      resolve(
+        new Error(`redis-server exited (${signal ?? String(code)}) before answering:\n${output}`),
+      );
+    });
   });
   const stop = async (): Promise<void> => {
     await stopProcess(child);
@@ -83,7 +94,11 @@ export async function startRedisServer(options: StartRedisOptions = {}): Promise
 
 async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
-  const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const done = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      resolve();
+    });
+  });
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
   await done;
@@ -110,8 +125,12 @@ function ping(port: number): Promise<boolean> {
       socket.destroy();
       resolve(ok);
     };
-    socket.setTimeout(500, () => finish(false));
-    socket.once('error', () => finish(false));
+    socket.setTimeout(500, () => {
+      finish(false);
+    });
+    socket.once('error', () => {
+      finish(false);
+    });
     socket.on('data', (chunk) => {
       reply += chunk.toString();
       if (reply.includes('\r\n')) finish(reply.startsWith('+PONG'));

@@ -66,7 +66,12 @@ export type {
   InferenceErrorOptions,
   InferenceErrorStatus,
 } from './errors/index.js';
-export { negotiate, negotiateOrThrow, parseContentType, parseMediaType } from './media-type/index.js';
+export {
+  negotiate,
+  negotiateOrThrow,
+  parseContentType,
+  parseMediaType,
+} from './media-type/index.js';
 export type { MediaType, NegotiateOptions } from './media-type/index.js';
 export {
   DTYPES,

@@ -66,8 +66,7 @@ export interface TransformHandler<TModel = unknown> {
 
 /** A user's handler module: the chain functions, or `transformFn`, never both. */
 export type Handler<TModel = unknown, TInput = unknown, TPrediction = unknown> =
-  | ChainHandler<TModel, TInput, TPrediction>
-  | TransformHandler<TModel>;
+  ChainHandler<TModel, TInput, TPrediction> | TransformHandler<TModel>;
 
 /**
  * Typed identity for user handler modules: infers `TModel`, `TInput` and

@@ -25,7 +25,8 @@ describe('invokeHandler', () => {
       modelFn: () => 10,
       inputFn: async (body: Uint8Array, contentType: string) => {
         calls.push(`input ${contentType}`);
-        return Number(new TextDecoder().decode(body));
+        // Async on purpose: the chain awaits each step.
+        return Promise.resolve(Number(new TextDecoder().decode(body)));
       },
       predictFn: (input: number, model: number, ctx: { requestIds: readonly string[] }) => {
         calls.push(`predict ${ctx.requestIds.join()}`);

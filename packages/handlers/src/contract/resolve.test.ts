@@ -43,7 +43,11 @@ describe('resolveHandler', () => {
   });
 
   it('refuses transformFn beside the chain functions, naming them', () => {
-    const problems = problemsOf({ transformFn: () => 'x', inputFn: () => 'y', outputFn: () => 'z' });
+    const problems = problemsOf({
+      transformFn: () => 'x',
+      inputFn: () => 'y',
+      outputFn: () => 'z',
+    });
     expect(problems).toHaveLength(1);
     expect(problems[0]).toContain('"transformFn"');
     expect(problems[0]).toContain('"inputFn", "outputFn"');
@@ -61,7 +65,10 @@ describe('resolveHandler', () => {
   it('reports every problem at once, with the source in the message', () => {
     let message = '';
     try {
-      resolveHandler({ predictFn: 42, model_fn: () => 1, outputFn: null }, { source: 'code/inference.mjs' });
+      resolveHandler(
+        { predictFn: 42, model_fn: () => 1, outputFn: null },
+        { source: 'code/inference.mjs' },
+      );
     } catch (error) {
       message = (error as Error).message;
     }

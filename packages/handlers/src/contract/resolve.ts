@@ -51,9 +51,14 @@ export class HandlerDefinitionError extends Error {
 export interface HandlerDefaults<TModel = unknown> {
   modelFn?: ModelFn<TModel>;
   warmupFn?: WarmupFn<TModel>;
-  inputFn?(...args: Parameters<InputFn<unknown>>): ReturnType<InputFn<unknown>>;
-  predictFn?(input: unknown, model: TModel, ctx: PredictContext): MaybePromise<unknown>;
-  outputFn?(prediction: unknown, accept: string, ctx: RequestContext): MaybePromise<HandlerOutput>;
+  inputFn?(this: void, ...args: Parameters<InputFn<unknown>>): ReturnType<InputFn<unknown>>;
+  predictFn?(this: void, input: unknown, model: TModel, ctx: PredictContext): MaybePromise<unknown>;
+  outputFn?(
+    this: void,
+    prediction: unknown,
+    accept: string,
+    ctx: RequestContext,
+  ): MaybePromise<HandlerOutput>;
 }
 
 interface ResolvedBase<TModel> {
@@ -71,7 +76,10 @@ export type ResolvedHandler<TModel = unknown> =
       readonly predictFn: PredictFn<TModel, unknown, unknown>;
       readonly outputFn: OutputFn<unknown>;
     })
-  | (ResolvedBase<TModel> & { readonly kind: 'transform'; readonly transformFn: TransformFn<TModel> });
+  | (ResolvedBase<TModel> & {
+      readonly kind: 'transform';
+      readonly transformFn: TransformFn<TModel>;
+    });
 
 export interface ResolveHandlerOptions<TModel> {
   /** Defaults for what the module does not export. */

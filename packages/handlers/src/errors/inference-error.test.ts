@@ -42,7 +42,11 @@ describe('InferenceError', () => {
 
 describe('toInferenceError', () => {
   it('keeps the code of an error that crossed a boundary as plain JSON', () => {
-    const error = toInferenceError({ code: 'TIMEOUT', message: 'deadline passed', details: { ms: 5 } });
+    const error = toInferenceError({
+      code: 'TIMEOUT',
+      message: 'deadline passed',
+      details: { ms: 5 },
+    });
     expect(error).toBeInstanceOf(InferenceError);
     expect(error.code).toBe('TIMEOUT');
     expect(error.message).toBe('deadline passed');

@@ -36,7 +36,10 @@ function rangeMatches(range: MediaType, candidate: MediaType): boolean {
 function qualityOf(ranges: readonly AcceptRange[], candidate: MediaType): number {
   let best: AcceptRange | undefined;
   for (const r of ranges) {
-    if (rangeMatches(r.range, candidate) && (best === undefined || r.specificity > best.specificity)) {
+    if (
+      rangeMatches(r.range, candidate) &&
+      (best === undefined || r.specificity > best.specificity)
+    ) {
       best = r;
     }
   }

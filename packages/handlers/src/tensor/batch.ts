@@ -26,7 +26,8 @@ export function canStack(a: Tensor, b: Tensor): boolean {
  */
 export function stack<TDType extends DType>(tensors: readonly Tensor<TDType>[]): Tensor<TDType> {
   const [first] = tensors;
-  if (first === undefined) throw new InferenceError('INTERNAL', 'stack() needs at least one tensor');
+  if (first === undefined)
+    throw new InferenceError('INTERNAL', 'stack() needs at least one tensor');
   for (const t of tensors) {
     if (!canStack(first, t)) {
       throw new InferenceError(
@@ -65,7 +66,11 @@ export function split<TDType extends DType>(
 ): Tensor<TDType>[] {
   const [rows, ...trailing] = tensor.shape;
   const total = rowCounts.reduce((sum, n) => sum + n, 0);
-  if (rows === undefined || total !== rows || rowCounts.some((n) => !Number.isInteger(n) || n < 0)) {
+  if (
+    rows === undefined ||
+    total !== rows ||
+    rowCounts.some((n) => !Number.isInteger(n) || n < 0)
+  ) {
     throw new InferenceError(
       'MODEL_ERROR',
       `cannot split ${tensor.dtype}${formatShape(tensor.shape)} into rows [${rowCounts.join(', ')}]: ` +

@@ -106,7 +106,7 @@ export function encodeJobRequest(request: JobRequest): JobRequestWire {
  * fails with `INVALID_INPUT` listing the fields at fault.
  */
 export function decodeJobRequest(data: unknown): JobRequest {
-  const { v: _version, body, ...rest } = parseOrThrow(jobRequestSchema, data, 'job request');
+  const { v, body, ...rest } = parseOrThrow(jobRequestSchema, data, 'job request');
   return { ...rest, body: fromBase64(body) };
 }
 
@@ -123,10 +123,10 @@ export function encodeJobResult(result: JobResult): JobResultWire {
 export function decodeJobResult(data: unknown): JobResult {
   const wire = parseOrThrow(jobResultSchema, data, 'job result');
   if (wire.ok) {
-    const { v: _version, body, ...rest } = wire;
+    const { v, body, ...rest } = wire;
     return { ...rest, body: fromBase64(body) };
   }
-  const { v: _version, error, ...rest } = wire;
+  const { v, error, ...rest } = wire;
   return {
     ...rest,
     error: new InferenceError(
