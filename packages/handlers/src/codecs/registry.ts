@@ -77,7 +77,14 @@ export function createCodecRegistry(codecs: readonly Codec[]): CodecRegistry {
   };
 }
 
-/** JSON, CSV, NPY and NPZ, in that order of preference. */
+/**
+ * JSON, CSV, NPY and NPZ, in that order of preference.
+ *
+ * @example
+ * ```ts
+ * createCodecRegistry([myCodec, ...DEFAULT_CODECS]);
+ * ```
+ */
 export const DEFAULT_CODECS: readonly Codec[] = Object.freeze([
   jsonCodec,
   csvCodec,

@@ -6,10 +6,24 @@ import type { RequestContext } from './context.js';
 import type { HandlerOutput, InputFn, OutputFn } from './handler.js';
 import type { ResolvedHandler } from './resolve.js';
 
-/** Default `inputFn`: decode the body by its content type with the default codecs. */
+/**
+ * Default `inputFn`: decode the body by its content type with the default codecs.
+ *
+ * @example
+ * ```ts
+ * resolveHandler(userModule, { defaults: { inputFn: decodeInputFn, outputFn: encodeOutputFn } });
+ * ```
+ */
 export const decodeInputFn: InputFn<Decoded> = (body, contentType) => decode(body, contentType);
 
-/** Default `outputFn`: encode by Accept with the default codecs. */
+/**
+ * Default `outputFn`: encode by Accept with the default codecs.
+ *
+ * @example
+ * ```ts
+ * await encodeOutputFn(prediction, 'text/csv', ctx); // { body, contentType: 'text/csv' }
+ * ```
+ */
 export const encodeOutputFn: OutputFn<Decoded> = (prediction, accept) => encode(prediction, accept);
 
 export interface InvokeRequest {
@@ -92,7 +106,14 @@ async function step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
   }
 }
 
-/** Bare bytes or text from a handler are labelled with the Accept type when it names one. */
+/**
+ * Bare bytes or text from a handler are labelled with the Accept type when it names one.
+ *
+ * @example
+ * ```ts
+ * toEncoded('0.93', 'text/plain'); // { body: Uint8Array, contentType: 'text/plain' }
+ * ```
+ */
 export function toEncoded(output: HandlerOutput, accept: string): Encoded {
   if (typeof output === 'string') {
     return { body: new TextEncoder().encode(output), contentType: concreteType(accept) };

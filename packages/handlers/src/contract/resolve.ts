@@ -10,7 +10,14 @@ import type {
   WarmupFn,
 } from './handler.js';
 
-/** The functions a handler module may export, in the order SageMaker calls them. */
+/**
+ * The functions a handler module may export, in the order SageMaker calls them.
+ *
+ * @example
+ * ```ts
+ * HANDLER_FUNCTION_NAMES.filter((name) => name in userModule);
+ * ```
+ */
 export const HANDLER_FUNCTION_NAMES = [
   'modelFn',
   'warmupFn',
@@ -32,7 +39,18 @@ const PYTHON_NAMES: Readonly<Record<string, HandlerFunctionName>> = {
   transform_fn: 'transformFn',
 };
 
-/** A handler module that cannot be used, with every problem found in it. */
+/**
+ * A handler module that cannot be used, with every problem found in it.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   resolveHandler(module, { source: 'code/inference.mjs' });
+ * } catch (error) {
+ *   if (error instanceof HandlerDefinitionError) logger.error({ problems: error.problems }, error.message);
+ * }
+ * ```
+ */
 export class HandlerDefinitionError extends Error {
   override readonly name = 'HandlerDefinitionError';
   readonly problems: readonly string[];

@@ -2,6 +2,11 @@
  * The closed set of error codes that cross every boundary in Switchyard: HTTP
  * responses, queue results and handler failures. Match errors by `code`, never by
  * `instanceof`, once they have crossed a process or queue boundary.
+ *
+ * @example
+ * ```ts
+ * if (result.error.code === 'TOO_MANY_REQUESTS') retryLater();
+ * ```
  */
 export const INFERENCE_ERROR_CODES = [
   'INVALID_INPUT',
@@ -23,6 +28,11 @@ export type InferenceErrorStatus = 400 | 404 | 406 | 413 | 415 | 424 | 429 | 500
 /**
  * HTTP status for each code. Typed as a full `Record` so that a new code without a
  * status does not compile.
+ *
+ * @example
+ * ```ts
+ * HTTP_STATUS_BY_CODE.MODEL_ERROR; // 424
+ * ```
  */
 export const HTTP_STATUS_BY_CODE: Readonly<Record<InferenceErrorCode, InferenceErrorStatus>> =
   Object.freeze({
@@ -41,6 +51,11 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<InferenceErrorCode, InferenceE
 /**
  * Codes worth another attempt (on another variant, or later): the failure says
  * nothing about the request itself. Everything else fails the same way again.
+ *
+ * @example
+ * ```ts
+ * if (RETRYABLE_CODES.has(error.code)) tryNextVariant();
+ * ```
  */
 export const RETRYABLE_CODES: ReadonlySet<InferenceErrorCode> = new Set<InferenceErrorCode>([
   'TOO_MANY_REQUESTS',
@@ -48,7 +63,14 @@ export const RETRYABLE_CODES: ReadonlySet<InferenceErrorCode> = new Set<Inferenc
   'TIMEOUT',
 ]);
 
-/** Whether `value` is one of the known codes (for data read off the wire). */
+/**
+ * Whether `value` is one of the known codes (for data read off the wire).
+ *
+ * @example
+ * ```ts
+ * isInferenceErrorCode('TIMEOUT'); // true
+ * ```
+ */
 export function isInferenceErrorCode(value: unknown): value is InferenceErrorCode {
   return typeof value === 'string' && (INFERENCE_ERROR_CODES as readonly string[]).includes(value);
 }

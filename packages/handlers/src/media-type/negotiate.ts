@@ -97,7 +97,15 @@ export function negotiate(
   return best?.candidate;
 }
 
-/** {@link negotiate}, failing with 406 and the supported list when nothing is acceptable. */
+/**
+ * {@link negotiate}, failing with 406 and the supported list when nothing is acceptable.
+ *
+ * @example
+ * ```ts
+ * negotiateOrThrow('application/xml', ['application/json']);
+ * // throws InferenceError NOT_ACCEPTABLE: cannot answer Accept "application/xml"; supported: application/json
+ * ```
+ */
 export function negotiateOrThrow(
   accept: string | undefined,
   candidates: readonly string[],

@@ -55,6 +55,11 @@ export function parseMediaType(header: string): MediaType | undefined {
 /**
  * Parse a request's `Content-Type`, or fail with 415 naming what was sent and what
  * is supported.
+ *
+ * @example
+ * ```ts
+ * parseContentType('text/csv; header=present', ['text/csv']).params.header; // 'present'
+ * ```
  */
 export function parseContentType(header: string, supported: readonly string[]): MediaType {
   const parsed = parseMediaType(header);

@@ -5,6 +5,11 @@ import { elementCount, formatShape, type Tensor } from './tensor.js';
 /**
  * Whether two tensors can be stacked along the first dimension: same dtype, same
  * rank (at least 1) and the same trailing shape.
+ *
+ * @example
+ * ```ts
+ * canStack(rows2x4, rows5x4); // true: both are float32 [n, 4]
+ * ```
  */
 export function canStack(a: Tensor, b: Tensor): boolean {
   if (a.dtype !== b.dtype || a.shape.length !== b.shape.length || a.shape.length === 0) {
@@ -59,6 +64,11 @@ export function stack<TDType extends DType>(tensors: readonly Tensor<TDType>[]):
  * Cut a tensor along the first dimension into pieces of the given row counts (which
  * must add up to the first dimension). The pieces are views on the same memory, not
  * copies.
+ *
+ * @example
+ * ```ts
+ * const [first, second] = split(prediction, [2, 3]); // [5, k] -> [2, k] and [3, k]
+ * ```
  */
 export function split<TDType extends DType>(
   tensor: Tensor<TDType>,

@@ -1,6 +1,11 @@
 /**
  * Element types, named as onnxruntime names them so that a `Tensor` can be handed
  * to an ORT session without translation.
+ *
+ * @example
+ * ```ts
+ * DTYPES.includes('float16'); // true
+ * ```
  */
 export const DTYPES = [
   'float16',
@@ -51,6 +56,14 @@ type TypedArrayConstructor<T> = {
   readonly BYTES_PER_ELEMENT: number;
 };
 
+/**
+ * The typed-array constructor for each fixed-width dtype.
+ *
+ * @example
+ * ```ts
+ * const data = new TYPED_ARRAY_BY_DTYPE.int64(3); // BigInt64Array [0n, 0n, 0n]
+ * ```
+ */
 export const TYPED_ARRAY_BY_DTYPE: {
   readonly [K in Exclude<DType, 'string'>]: TypedArrayConstructor<DataTypeMap[K]>;
 } = Object.freeze({
@@ -68,16 +81,39 @@ export const TYPED_ARRAY_BY_DTYPE: {
   bool: Uint8Array,
 });
 
-/** Bytes per element of a fixed-width dtype. */
+/**
+ * Bytes per element of a fixed-width dtype.
+ *
+ * @example
+ * ```ts
+ * bytesPerElement('float16'); // 2
+ * ```
+ */
 export function bytesPerElement(dtype: Exclude<DType, 'string'>): number {
   return TYPED_ARRAY_BY_DTYPE[dtype].BYTES_PER_ELEMENT;
 }
 
+/**
+ * Whether a value (from config or the wire) names a dtype.
+ *
+ * @example
+ * ```ts
+ * isDType('float32'); // true
+ * isDType('complex64'); // false
+ * ```
+ */
 export function isDType(value: unknown): value is DType {
   return typeof value === 'string' && (DTYPES as readonly string[]).includes(value);
 }
 
-/** Whether elements of this dtype are `bigint`s in JS. */
+/**
+ * Whether elements of this dtype are `bigint`s in JS.
+ *
+ * @example
+ * ```ts
+ * isBigIntDType('int64'); // true
+ * ```
+ */
 export function isBigIntDType(dtype: DType): dtype is 'int64' | 'uint64' {
   return dtype === 'int64' || dtype === 'uint64';
 }

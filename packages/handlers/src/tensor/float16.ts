@@ -2,7 +2,14 @@
 
 const view = new DataView(new ArrayBuffer(8));
 
-/** Half-precision bits to a JS number (exact: every half is a double). */
+/**
+ * Half-precision bits to a JS number (exact: every half is a double).
+ *
+ * @example
+ * ```ts
+ * halfToNumber(0x3c00); // 1
+ * ```
+ */
 export function halfToNumber(bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;
   const exponent = (bits >> 10) & 0x1f;
@@ -15,6 +22,12 @@ export function halfToNumber(bits: number): number {
 /**
  * A JS number to half-precision bits, rounded once from the double (to nearest,
  * ties to even) as numpy's `astype(np.float16)` does.
+ *
+ * @example
+ * ```ts
+ * numberToHalf(1); // 0x3c00
+ * numberToHalf(65520); // 0x7c00 (infinity)
+ * ```
  */
 export function numberToHalf(value: number): number {
   view.setFloat64(0, value);

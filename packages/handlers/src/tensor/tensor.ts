@@ -26,7 +26,15 @@ export type AnyTensor = { [K in DType]: Tensor<K> }[DType];
 /** Several named tensors: the inputs or outputs of a multi-input / multi-output model. */
 export type NamedTensors = Readonly<Record<string, Tensor>>;
 
-/** Number of elements a shape holds (1 for a scalar). */
+/**
+ * Number of elements a shape holds (1 for a scalar).
+ *
+ * @example
+ * ```ts
+ * elementCount([2, 3]); // 6
+ * elementCount([]); // 1
+ * ```
+ */
 export function elementCount(shape: readonly number[]): number {
   let count = 1;
   for (const dim of shape) count *= dim;
@@ -67,7 +75,15 @@ export function createTensor<TDType extends DType>(
   return { dtype, shape: [...shape], data };
 }
 
-/** Whether a decoded value is one tensor (rather than named tensors). */
+/**
+ * Whether a decoded value is one tensor (rather than named tensors).
+ *
+ * @example
+ * ```ts
+ * const input = decode(body, contentType);
+ * const tensors = isTensor(input) ? { input } : input;
+ * ```
+ */
 export function isTensor(value: unknown): value is Tensor {
   return (
     typeof value === 'object' &&
@@ -79,7 +95,14 @@ export function isTensor(value: unknown): value is Tensor {
   );
 }
 
-/** Human-readable shape, for error messages: `[2, 3]`. */
+/**
+ * Human-readable shape, for error messages.
+ *
+ * @example
+ * ```ts
+ * formatShape([2, 3]); // '[2, 3]'
+ * ```
+ */
 export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }

@@ -3,7 +3,14 @@ import { INFERENCE_ERROR_CODES } from '../errors/codes.js';
 import { InferenceError, type InferenceErrorJSON } from '../errors/inference-error.js';
 import { fromBase64, toBase64 } from './base64.js';
 
-/** Version of the job and result formats; bumped on any incompatible change. */
+/**
+ * Version of the job and result formats; bumped on any incompatible change.
+ *
+ * @example
+ * ```ts
+ * if (job.data.v !== WIRE_VERSION) throw new UnrecoverableError('job from another version');
+ * ```
+ */
 export const WIRE_VERSION = 1;
 
 const traceContextSchema = z.object({
@@ -15,6 +22,11 @@ const traceContextSchema = z.object({
  * An inference job as BullMQ stores it (JSON): the gateway writes it, the worker
  * reads it. The body travels as base64 (a third larger than the bytes, and about
  * thirty times cheaper to parse than a JSON array of numbers).
+ *
+ * @example
+ * ```ts
+ * const checked = jobRequestSchema.safeParse(job.data);
+ * ```
  */
 export const jobRequestSchema = z.object({
   v: z.literal(WIRE_VERSION),
@@ -54,7 +66,14 @@ const timingsSchema = z.object({
   batchSize: z.number().int().positive(),
 });
 
-/** The worker's answer to one job, success or failure, as it travels back. */
+/**
+ * The worker's answer to one job, success or failure, as it travels back.
+ *
+ * @example
+ * ```ts
+ * const checked = jobResultSchema.safeParse(JSON.parse(reply));
+ * ```
+ */
 export const jobResultSchema = z.discriminatedUnion('ok', [
   z.object({
     v: z.literal(WIRE_VERSION),
@@ -104,13 +123,28 @@ export function encodeJobRequest(request: JobRequest): JobRequestWire {
 /**
  * Read a job request off the queue; anything that does not match the schema
  * fails with `INVALID_INPUT` listing the fields at fault.
+ *
+ * @example
+ * ```ts
+ * new Worker(queueName, async (job) => {
+ *   const request = decodeJobRequest(job.data);
+ *   // request.body is a Uint8Array again
+ * });
+ * ```
  */
 export function decodeJobRequest(data: unknown): JobRequest {
   const { v, body, ...rest } = parseOrThrow(jobRequestSchema, data, 'job request');
   return { ...rest, body: fromBase64(body) };
 }
 
-/** Write a job result in its wire form. */
+/**
+ * Write a job result in its wire form.
+ *
+ * @example
+ * ```ts
+ * await redis.lpush(request.replyTo, JSON.stringify(encodeJobResult({ ok: true, requestId, ...encoded })));
+ * ```
+ */
 export function encodeJobResult(result: JobResult): JobResultWire {
   if (result.ok) {
     return jobResultSchema.parse({ ...result, v: WIRE_VERSION, body: toBase64(result.body) });
@@ -119,7 +153,15 @@ export function encodeJobResult(result: JobResult): JobResultWire {
   return jobResultSchema.parse({ ...result, v: WIRE_VERSION, error });
 }
 
-/** Read a job result; its error comes back as an `InferenceError` with the same code. */
+/**
+ * Read a job result; its error comes back as an `InferenceError` with the same code.
+ *
+ * @example
+ * ```ts
+ * const result = decodeJobResult(JSON.parse(reply));
+ * if (!result.ok) throw result.error; // an InferenceError, status from its code
+ * ```
+ */
 export function decodeJobResult(data: unknown): JobResult {
   const wire = parseOrThrow(jobResultSchema, data, 'job result');
   if (wire.ok) {
