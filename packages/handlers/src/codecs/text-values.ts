@@ -35,7 +35,7 @@ const SPECIAL_FLOATS: Readonly<Record<string, number>> = {
 };
 
 /** A leaf value as a text format delivers it. */
-export type Leaf = number | boolean | string;
+type Leaf = number | boolean | string;
 
 /**
  * Typed storage for `count` elements of `dtype`, filled one leaf at a time;
