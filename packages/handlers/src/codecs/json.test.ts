@@ -1,18 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InferenceError } from '../errors/inference-error.js';
-import { parseMediaType, type MediaType } from '../media-type/parse.js';
-import { TYPED_ARRAY_BY_DTYPE, type DType } from '../tensor/dtype.js';
+import { DTYPES, TYPED_ARRAY_BY_DTYPE, type DType } from '../tensor/dtype.js';
 import { halfToNumber, numberToHalf } from '../tensor/float16.js';
 import { createTensor, isTensor, type Tensor } from '../tensor/tensor.js';
 import type { Decoded } from './codec.js';
 import { jsonCodec } from './json.js';
+import { errorOf, mediaType, throwsOnlyInferenceErrors } from '../../test/helpers.js';
 
-function mediaType(header: string): MediaType {
-  const parsed = parseMediaType(header);
-  if (parsed === undefined) throw new Error(`bad media type ${header}`);
-  return parsed;
-}
 const JSON_TYPE = mediaType('application/json; charset=utf-8');
 
 function decodeJson(text: string, dtype?: DType): Decoded {
@@ -27,16 +21,6 @@ const tensor = (text: string, dtype?: DType): Tensor => {
   return value;
 };
 const encodeJson = (value: Decoded) => new TextDecoder().decode(jsonCodec.encode(value, JSON_TYPE));
-
-function errorOf(fn: () => unknown): InferenceError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof InferenceError) return error;
-    throw error;
-  }
-  throw new Error('expected an InferenceError');
-}
 
 describe('JSON decode', () => {
   it('reads nested rectangular arrays as float32 with their shape', () => {
@@ -216,22 +200,7 @@ function jsonTensorArb(dtype: DType): fc.Arbitrary<Tensor> {
 }
 
 describe('JSON properties', () => {
-  const dtypes: DType[] = [
-    'float16',
-    'float32',
-    'float64',
-    'int8',
-    'int16',
-    'int32',
-    'int64',
-    'uint8',
-    'uint16',
-    'uint32',
-    'uint64',
-    'bool',
-    'string',
-  ];
-  it.each(dtypes)('decode(encode(t)) equals t for %s', (dtype) => {
+  it.each(DTYPES)('decode(encode(t)) equals t for %s', (dtype) => {
     fc.assert(
       fc.property(jsonTensorArb(dtype), (t) => {
         const back = tensor(encodeJson(t), dtype);
@@ -245,14 +214,10 @@ describe('JSON properties', () => {
   });
 
   it('arbitrary bytes and arbitrary JSON throw only InferenceError', () => {
-    const onlyInferenceErrors = (body: Uint8Array): boolean => {
-      try {
-        jsonCodec.decode(body, JSON_TYPE, { dtype: undefined, maxDecodedBytes: 1 << 20 });
-        return true;
-      } catch (error) {
-        return error instanceof InferenceError;
-      }
-    };
+    const onlyInferenceErrors = (body: Uint8Array): boolean =>
+      throwsOnlyInferenceErrors(() =>
+        jsonCodec.decode(body, JSON_TYPE, { dtype: undefined, maxDecodedBytes: 1 << 20 }),
+      );
     fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), onlyInferenceErrors), {
       numRuns: 1500,
     });

@@ -4,24 +4,14 @@ import { fileURLToPath } from 'node:url';
 import { zipSync } from 'fflate';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InferenceError } from '../errors/inference-error.js';
 import { createTensor } from '../tensor/tensor.js';
 import { encodeNpy } from './npy.js';
 import { decodeNpz, encodeNpz } from './npz.js';
+import { errorOf, throwsOnlyInferenceErrors } from '../../test/helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
 const LIMIT = 1 << 30;
 const archive = (name: string) => readFileSync(join(FIXTURES, 'npz', name));
-
-function errorOf(fn: () => unknown): InferenceError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof InferenceError) return error;
-    throw error;
-  }
-  throw new Error('expected an InferenceError');
-}
 
 describe('NPZ', () => {
   it.each(['savez.npz', 'savez-compressed.npz'])('reads %s into named tensors', (name) => {
@@ -81,14 +71,9 @@ describe('NPZ', () => {
 
   it('turns arbitrary bytes into InferenceErrors only', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 256 }), (bytes) => {
-        try {
-          decodeNpz(bytes, LIMIT);
-          return true;
-        } catch (error) {
-          return error instanceof InferenceError;
-        }
-      }),
+      fc.property(fc.uint8Array({ maxLength: 256 }), (bytes) =>
+        throwsOnlyInferenceErrors(() => decodeNpz(bytes, LIMIT)),
+      ),
       { numRuns: 2000 },
     );
   });

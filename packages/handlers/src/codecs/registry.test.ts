@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InferenceError } from '../errors/inference-error.js';
 import { DTYPES, TYPED_ARRAY_BY_DTYPE, type DType } from '../tensor/dtype.js';
 import { createTensor, elementCount, isTensor, type Tensor } from '../tensor/tensor.js';
 import { decode, encode } from './registry.js';
+import { errorOf, throwsOnlyInferenceErrors } from '../../test/helpers.js';
 
 const CONTENT_TYPES = [
   'application/json',
@@ -13,16 +13,6 @@ const CONTENT_TYPES = [
   'application/x-npy',
   'application/x-npz',
 ];
-
-/** Whatever `fn` throws must be an InferenceError with a code and a message. */
-function throwsOnlyInferenceErrors(fn: () => unknown): boolean {
-  try {
-    fn();
-    return true;
-  } catch (error) {
-    return error instanceof InferenceError && error.message.length > 0;
-  }
-}
 
 const shapeArb = fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 0, maxLength: 4 });
 
@@ -94,7 +84,7 @@ describe('decode / encode through the default registry', () => {
   });
 
   it('answers an unknown Content-Type with 415 and the supported list', () => {
-    const error = catchError(() => decode(new Uint8Array(), 'application/xml'));
+    const error = errorOf(() => decode(new Uint8Array(), 'application/xml'));
     expect(error.status).toBe(415);
     expect(error.message).toBe(
       'Content-Type application/xml is not supported; supported: application/json, text/csv, application/x-npy, application/x-npz',
@@ -103,7 +93,7 @@ describe('decode / encode through the default registry', () => {
 
   it('answers an Accept it cannot satisfy with 406 and the supported list', () => {
     const tensor = createTensor('float32', [2, 2, 2], new Float32Array(8));
-    const error = catchError(() => encode(tensor, 'text/csv'));
+    const error = errorOf(() => encode(tensor, 'text/csv'));
     expect(error.status).toBe(406);
     // CSV cannot hold rank 3, so it is not offered for this value.
     expect(error.message).toContain(
@@ -118,13 +108,3 @@ describe('decode / encode through the default registry', () => {
     expect(encode(tensor, '*/*', { defaultAccept: 'text/csv' }).contentType).toBe('text/csv');
   });
 });
-
-function catchError(fn: () => unknown): InferenceError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof InferenceError) return error;
-    throw error;
-  }
-  throw new Error('expected an InferenceError');
-}
