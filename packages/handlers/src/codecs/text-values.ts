@@ -34,6 +34,10 @@ const SPECIAL_FLOATS: Readonly<Record<string, number>> = {
   '-infinity': -Infinity,
 };
 
+// Nine significant digits always identify a float32, five a float16.
+const FLOAT32_DIGITS = [6, 7, 8, 9] as const;
+const FLOAT16_DIGITS = [2, 3, 4, 5] as const;
+
 /** A leaf value as a text format delivers it. */
 type Leaf = number | boolean | string;
 
@@ -169,11 +173,13 @@ export function elementFormatter(
   switch (dtype) {
     case 'float32':
       return (v) =>
-        finite(v as number, () => shortest(v as number, 6, 9, (s) => Math.fround(s) === v));
+        finite(v as number, () =>
+          shortest(v as number, FLOAT32_DIGITS, (s) => Math.fround(s) === v),
+        );
     case 'float16':
       return (bits) => {
         const v = halfToNumber(bits as number);
-        return finite(v, () => shortest(v, 3, 5, (s) => numberToHalf(s) === bits));
+        return finite(v, () => shortest(v, FLOAT16_DIGITS, (s) => numberToHalf(s) === bits));
       };
     case 'float64':
       return (v) => finite(v as number, () => String(v));
@@ -193,17 +199,24 @@ export function elementFormatter(
   }
 }
 
+/**
+ * The shortest of `digits` significant digits that reads back as the same value,
+ * found in at most two tries: parsing is monotonic in the digit count, so halve
+ * the range, then settle. `String(+text)` drops trailing zeros ('0.500000' -> '0.5').
+ */
 function shortest(
   value: number,
-  from: number,
-  to: number,
+  digits: readonly [number, number, number, number],
   same: (parsed: number) => boolean,
 ): string {
-  for (let digits = from; digits < to; digits++) {
-    const text = String(Number(value.toPrecision(digits)));
-    if (same(Number(text))) return text;
+  const [low, midLow, midHigh, high] = digits;
+  const atMidLow = +value.toPrecision(midLow);
+  if (same(atMidLow)) {
+    const atLow = +value.toPrecision(low);
+    return String(same(atLow) ? atLow : atMidLow);
   }
-  return String(Number(value.toPrecision(to)));
+  const atMidHigh = +value.toPrecision(midHigh);
+  return String(same(atMidHigh) ? atMidHigh : +value.toPrecision(high));
 }
 
 /** Text formats here are UTF-8 only; another declared charset is a 415. */
