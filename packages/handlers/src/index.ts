@@ -85,6 +85,7 @@ export {
   isBigIntDType,
   isDType,
   isTensor,
+  namedTensors,
   numberToHalf,
   split,
   stack,

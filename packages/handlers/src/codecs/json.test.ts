@@ -61,6 +61,13 @@ describe('JSON decode', () => {
     }
   });
 
+  it('keeps an input named __proto__ as a plain key', () => {
+    const value = decodeJson('{"__proto__": [1], "constructor": [2]}') as Record<string, Tensor>;
+    expect(Object.keys(value)).toEqual(['__proto__', 'constructor']);
+    expect(Object.getPrototypeOf(value)).toBeNull();
+    expect(value['__proto__']?.shape).toEqual([1]);
+  });
+
   it.each([
     ['[[1, 2], [3]]', '$[1]', 'expected 2 elements, got 1'],
     ['[[1, 2], 3]', '$[1]', 'expected an array of 2'],

@@ -1,6 +1,6 @@
 import { InferenceError } from '../errors/inference-error.js';
 import { bytesPerElement, type DType } from '../tensor/dtype.js';
-import { elementCount, isTensor, type Tensor } from '../tensor/tensor.js';
+import { elementCount, isTensor, namedTensors, type Tensor } from '../tensor/tensor.js';
 import type { Codec, Decoded, ResolvedDecodeOptions } from './codec.js';
 import {
   checkCharset,
@@ -67,7 +67,7 @@ function decodeJson(body: Uint8Array, options: ResolvedDecodeOptions): Decoded {
   if (!isRecord(value)) return toTensor(value, path, options);
   const entries = Object.entries(value);
   if (entries.length === 0) throw invalid('expected inputs, got an empty object', path);
-  const named: Record<string, Tensor> = {};
+  const named = namedTensors();
   for (const [name, item] of entries) named[name] = toTensor(item, [...path, name], options);
   return named;
 }

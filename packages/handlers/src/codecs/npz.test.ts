@@ -49,6 +49,13 @@ describe('NPZ', () => {
     expect(errorOf(() => decodeNpz(zipSync({}), LIMIT)).message).toContain('holds no arrays');
   });
 
+  it('keeps an array named __proto__ as a plain key', () => {
+    const npy = encodeNpy(createTensor('int8', [1], new Int8Array([5])));
+    const value = decodeNpz(zipSync({ '__proto__.npy': npy }), LIMIT);
+    expect(Object.keys(value)).toEqual(['__proto__']);
+    expect(Object.getPrototypeOf(value)).toBeNull();
+  });
+
   it('checks the expanded size before inflating', () => {
     // 64 MiB of zeros deflates to a few KiB: a bomb for a 1 MiB limit.
     const zeros = encodeNpy(createTensor('uint8', [64 << 20], new Uint8Array(64 << 20)));

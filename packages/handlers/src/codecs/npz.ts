@@ -1,6 +1,6 @@
 import { unzipSync, zipSync, type Zippable } from 'fflate';
 import { InferenceError } from '../errors/inference-error.js';
-import { isTensor, type NamedTensors, type Tensor } from '../tensor/tensor.js';
+import { isTensor, namedTensors, type NamedTensors, type Tensor } from '../tensor/tensor.js';
 import type { Codec, Decoded } from './codec.js';
 import { decodeNpy, encodeNpy } from './npy.js';
 
@@ -43,7 +43,7 @@ export function decodeNpz(body: Uint8Array, maxDecodedBytes: number): Record<str
   }
   const entries = Object.entries(files);
   if (entries.length === 0) throw invalid('NPZ archive holds no arrays');
-  const out: Record<string, Tensor> = {};
+  const out = namedTensors();
   let remaining = maxDecodedBytes;
   for (const [file, bytes] of entries) {
     const name = arrayName(file);

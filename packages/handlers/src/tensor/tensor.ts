@@ -27,6 +27,20 @@ export type AnyTensor = { [K in DType]: Tensor<K> }[DType];
 export type NamedTensors = Readonly<Record<string, Tensor>>;
 
 /**
+ * An empty record for named tensors, without a prototype: input names come from
+ * request bodies, and a name like `__proto__` must stay a plain key.
+ *
+ * @example
+ * ```ts
+ * const inputs = namedTensors();
+ * inputs['__proto__'] = tensor; // an own key, not a prototype change
+ * ```
+ */
+export function namedTensors(): Record<string, Tensor> {
+  return Object.create(null) as Record<string, Tensor>;
+}
+
+/**
  * Number of elements a shape holds (1 for a scalar).
  *
  * @example
