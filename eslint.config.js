@@ -34,5 +34,12 @@ export default defineConfig(
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
     },
   },
+  {
+    // The model-writing scripts are plain JavaScript run by Node, not part of a
+    // TypeScript project: lint them without type information.
+    files: ['examples/models/*.mjs'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { globals: { console: 'readonly' } },
+  },
   prettier,
 );

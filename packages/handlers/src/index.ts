@@ -20,10 +20,12 @@ export type {
 export {
   HANDLER_FUNCTION_NAMES,
   HandlerDefinitionError,
+  callHandlerFunction,
   decodeInputFn,
   defineHandler,
   encodeOutputFn,
   invokeHandler,
+  resolveAccept,
   resolveHandler,
   toEncoded,
 } from './contract/index.js';

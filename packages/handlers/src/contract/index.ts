@@ -20,7 +20,14 @@ export type {
   TransformHandler,
   WarmupFn,
 } from './handler.js';
-export { decodeInputFn, encodeOutputFn, invokeHandler, toEncoded } from './invoke.js';
+export {
+  callHandlerFunction,
+  decodeInputFn,
+  encodeOutputFn,
+  invokeHandler,
+  resolveAccept,
+  toEncoded,
+} from './invoke.js';
 export type { InvokeOptions, InvokeRequest } from './invoke.js';
 export { HANDLER_FUNCTION_NAMES, HandlerDefinitionError, resolveHandler } from './resolve.js';
 export type { HandlerDefaults, ResolveHandlerOptions, ResolvedHandler } from './resolve.js';

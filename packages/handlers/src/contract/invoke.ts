@@ -69,13 +69,15 @@ export async function invokeHandler<TModel>(
   const { body, contentType, context } = request;
   const accept = resolveAccept(request.accept, options.defaultAccept ?? 'application/json');
   if (handler.kind === 'transform') {
-    const output = await step('transformFn', () =>
+    const output = await callHandlerFunction('transformFn', () =>
       handler.transformFn(model, body, contentType, accept, context),
     );
     return toEncoded(output, accept);
   }
-  const input = await step('inputFn', () => handler.inputFn(body, contentType, context));
-  const prediction = await step('predictFn', () =>
+  const input = await callHandlerFunction('inputFn', () =>
+    handler.inputFn(body, contentType, context),
+  );
+  const prediction = await callHandlerFunction('predictFn', () =>
     handler.predictFn(input, model, {
       modelName: context.modelName,
       variant: context.variant,
@@ -87,16 +89,37 @@ export async function invokeHandler<TModel>(
       signal: context.signal,
     }),
   );
-  const output = await step('outputFn', () => handler.outputFn(prediction, accept, context));
+  const output = await callHandlerFunction('outputFn', () =>
+    handler.outputFn(prediction, accept, context),
+  );
   return toEncoded(output, accept);
 }
 
-function resolveAccept(accept: string | undefined, defaultAccept: string): string {
+/**
+ * The Accept a handler sees: the request's, or `defaultAccept` when it is missing,
+ * empty or `*\/*` (SageMaker's `SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT` rule).
+ *
+ * @example
+ * ```ts
+ * resolveAccept('*\/*', 'text/csv'); // 'text/csv'
+ * ```
+ */
+export function resolveAccept(accept: string | undefined, defaultAccept: string): string {
   const trimmed = accept?.trim() ?? '';
   return trimmed === '' || trimmed === '*/*' ? defaultAccept : trimmed;
 }
 
-async function step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
+/**
+ * Call one user handler function: an `InferenceError` it throws keeps its code;
+ * anything else is the model's fault and becomes `MODEL_ERROR` (424) naming the
+ * function.
+ *
+ * @example
+ * ```ts
+ * const input = await callHandlerFunction('inputFn', () => handler.inputFn(body, type, ctx));
+ * ```
+ */
+export async function callHandlerFunction<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {

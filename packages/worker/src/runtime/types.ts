@@ -1,0 +1,46 @@
+import type { InferenceErrorJSON } from '@switchyard/handlers';
+
+/** One inference request as the runtime takes it (from the queue or HTTP). */
+export interface RuntimeRequest {
+  readonly requestId: string;
+  readonly body: Uint8Array;
+  readonly contentType: string;
+  readonly accept: string | undefined;
+  readonly customAttributes: string | undefined;
+  /** Epoch ms; a request still waiting then is dropped, never computed. */
+  readonly deadline: number;
+  /** Epoch ms the request entered the system (for queue-wait figures). */
+  readonly enqueuedAt: number;
+}
+
+export interface RuntimeTimings {
+  /** Enqueue to arrival at the runtime. */
+  readonly queueMs: number;
+  /** Arrival to the start of its batch. */
+  readonly batchWaitMs: number;
+  /** The handler chain, shared by the whole batch. */
+  readonly computeMs: number;
+  /** Requests in the batch. */
+  readonly batchSize: number;
+}
+
+export type RuntimeResult =
+  | {
+      readonly ok: true;
+      readonly body: Uint8Array;
+      readonly contentType: string;
+      readonly timings: RuntimeTimings;
+    }
+  | { readonly ok: false; readonly error: InferenceErrorJSON; readonly timings: RuntimeTimings };
+
+/** What a loaded model says about itself. */
+export interface RuntimeInfo {
+  readonly modelName: string;
+  readonly variant: string | undefined;
+  /** `onnx` for the default handler, `custom` when user code loads the model. */
+  readonly kind: 'onnx' | 'custom';
+  readonly provider: 'cpu' | 'cuda' | undefined;
+  readonly userFunctions: readonly string[];
+  readonly inputs: readonly { name: string; dtype: string; shape: (number | null)[] }[];
+  readonly outputs: readonly { name: string; dtype: string; shape: (number | null)[] }[];
+}
