@@ -62,9 +62,10 @@ function forward(layers, x) {
 
 /**
  * Train dense layers of the given sizes (e.g. [4, 3] or [4, 16, 3]) on standardised
- * features with cross-entropy and Adam; returns the layers and the training accuracy.
+ * features with cross-entropy (plus optional L2 weight decay) and Adam; returns the
+ * layers and the training accuracy.
  */
-export function train(x, labels, sizes, { steps, learningRate, seed }) {
+export function train(x, labels, sizes, { steps, learningRate, seed, weightDecay = 0 }) {
   const random = prng(seed);
   const layers = {
     weights: sizes.slice(1).map((out, l) => {
@@ -98,6 +99,12 @@ export function train(x, labels, sizes, { steps, learningRate, seed }) {
         );
       }
     }
+    // L2 on weights (not biases) keeps probabilities from saturating at 0 and 1.
+    gradW.forEach((g, l) =>
+      g.forEach((row, i) =>
+        row.forEach((_, j) => (row[j] += weightDecay * layers.weights[l][i][j])),
+      ),
+    );
     const grads = [...gradW, ...gradB];
     params.forEach((p, k) => {
       p.forEach((row, i) =>

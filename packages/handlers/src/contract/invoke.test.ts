@@ -75,6 +75,18 @@ describe('invokeHandler', () => {
     ).rejects.toMatchObject({ code: 'INVALID_INPUT', message: 'feature 3 is missing' });
   });
 
+  it('keeps the code of a plain error that carries one of ours', async () => {
+    const handler = resolveHandler({
+      modelFn: () => null,
+      transformFn: () => {
+        throw Object.assign(new Error('send JSON'), { code: 'UNSUPPORTED_MEDIA_TYPE' });
+      },
+    });
+    await expect(
+      invokeHandler(handler, null, { body: text(''), contentType: 'a/b', accept: 'a/b', context }),
+    ).rejects.toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', status: 415, message: 'send JSON' });
+  });
+
   it('turns any other failure into MODEL_ERROR naming the function', async () => {
     const handler = resolveHandler({
       modelFn: () => null,

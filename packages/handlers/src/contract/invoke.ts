@@ -1,6 +1,7 @@
 import type { Decoded } from '../codecs/codec.js';
 import { decode, encode, type Encoded } from '../codecs/registry.js';
-import { InferenceError } from '../errors/inference-error.js';
+import { isInferenceErrorCode } from '../errors/codes.js';
+import { InferenceError, toInferenceError } from '../errors/inference-error.js';
 import { parseMediaType } from '../media-type/parse.js';
 import type { RequestContext } from './context.js';
 import type { HandlerOutput, InputFn, OutputFn } from './handler.js';
@@ -110,9 +111,9 @@ export function resolveAccept(accept: string | undefined, defaultAccept: string)
 }
 
 /**
- * Call one user handler function: an `InferenceError` it throws keeps its code;
- * anything else is the model's fault and becomes `MODEL_ERROR` (424) naming the
- * function.
+ * Call one user handler function: an `InferenceError` it throws — or any error
+ * whose `code` is one of ours — keeps its code; anything else is the model's fault
+ * and becomes `MODEL_ERROR` (424) naming the function.
  *
  * @example
  * ```ts
@@ -123,7 +124,11 @@ export async function callHandlerFunction<T>(name: string, fn: () => T | Promise
   try {
     return await fn();
   } catch (error) {
-    if (error instanceof InferenceError) throw error;
+    // User code cannot share our InferenceError class (it may not even import
+    // it): an error that carries one of our codes keeps it.
+    const code = (error as { code?: unknown } | null)?.code;
+    if (error instanceof InferenceError || isInferenceErrorCode(code))
+      throw toInferenceError(error);
     const message = error instanceof Error ? error.message : String(error);
     throw new InferenceError('MODEL_ERROR', `${name} failed: ${message}`, { cause: error });
   }

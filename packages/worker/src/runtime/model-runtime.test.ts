@@ -200,3 +200,38 @@ describe('failure isolation and deadlines', () => {
     expect(late.timings.computeMs).toBe(0);
   });
 });
+
+describe('a model directory with its own code/inference.mjs (iris-custom)', () => {
+  let runtime: ModelRuntime;
+  beforeAll(async () => {
+    runtime = await createModelRuntime({
+      modelDir: join(MODELS, 'iris-custom'),
+      modelName: 'iris',
+      logger: silentLogger,
+    });
+  });
+  afterAll(() => runtime.close());
+
+  it('uses its inputFn and outputFn around the default ONNX predictFn', async () => {
+    expect(runtime.info).toMatchObject({ kind: 'onnx', userFunctions: ['inputFn', 'outputFn'] });
+    const flower = { sepal_length: 6.3, sepal_width: 3.3, petal_length: 6.0, petal_width: 2.5 };
+    const result = await runtime.invoke(
+      request(JSON.stringify({ flowers: [flower] }), 'application/json'),
+    );
+    const [answer] = JSON.parse(body(result)) as { species: string; probability: number }[];
+    expect(answer?.species).toBe('virginica');
+    expect(answer?.probability).toBeGreaterThan(0.5);
+  });
+
+  it('keeps the status its code chose for a bad request', async () => {
+    const missing = await runtime.invoke(
+      request('{"flowers": [{"sepal_length": "x"}]}', 'application/json'),
+    );
+    expect(missing).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_INPUT', message: 'flowers[0].sepal_length must be a number (cm)' },
+    });
+    const csv = await runtime.invoke(request('1,2,3,4', 'text/csv'));
+    expect(csv).toMatchObject({ ok: false, error: { code: 'UNSUPPORTED_MEDIA_TYPE' } });
+  });
+});
