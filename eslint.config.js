@@ -37,9 +37,11 @@ export default defineConfig(
   {
     // The model-writing scripts are plain JavaScript run by Node, not part of a
     // TypeScript project: lint them without type information.
-    files: ['examples/models/*.mjs'],
+    files: ['examples/models/**/*.mjs'],
     extends: [tseslint.configs.disableTypeChecked],
-    languageOptions: { globals: { console: 'readonly' } },
+    languageOptions: {
+      globals: { console: 'readonly', TextDecoder: 'readonly', TextEncoder: 'readonly' },
+    },
   },
   prettier,
 );
