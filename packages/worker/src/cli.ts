@@ -1,0 +1,173 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import {
+  ConfigError,
+  resolveWorkerConfig,
+  type ResolvedWorkerConfig,
+  type WorkerOptions,
+} from './config.js';
+import { createLogger } from './logger.js';
+import { startQueueConsumer } from './queue/consumer.js';
+import { startModelHost, type ModelHost } from './runtime/model-host.js';
+
+const HELP = `switchyard-worker: serve an ONNX model behind the SageMaker handler chain.
+
+Usage:
+  switchyard-worker --model DIR [--queue NAME] [options]   consume a BullMQ queue (REDIS_URL)
+  switchyard-worker serve --model DIR [--port N] [options]  SageMaker container: GET /ping, POST /invocations
+
+Model:
+  --model DIR               model directory in SageMaker's layout: model.onnx, optional code/inference.mjs
+  --model-name NAME         name in logs and metrics (default: the directory's name)
+  --variant NAME            production variant this worker serves
+  --device cpu|cuda         execution provider; cuda falls back to cpu with a warning (env SWITCHYARD_DEVICE)
+  --device-id N             GPU ordinal for cuda (default 0)
+  --threads N               threads per operator, 0 = one per core (default 0)
+  --default-accept TYPE     answer type for requests without Accept (default application/json;
+                            env SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT)
+Batching:
+  --max-batch-size N        most rows per batch (default 32)
+  --max-delay-ms N          longest an idle model waits to fill a batch (default 5)
+Queue (default command):
+  --queue NAME              BullMQ queue (default switchyard-<model name>)
+  --concurrency N           jobs in flight (default 2 x max batch size)
+  --lock-duration-ms N      BullMQ job lock (default 30000)
+  --stalled-interval-ms N   how often stalled jobs of dead workers are taken back (default 30000)
+  --result-ttl-ms N         how long results stay on finished jobs (default 60000)
+Server (serve):
+  --port N                  listen port (default 8080; env SAGEMAKER_BIND_TO_PORT)
+
+  --help                    this text
+
+SIGTERM stops taking work, finishes what is in flight, and exits 0.`;
+
+const flags = {
+  model: { type: 'string' },
+  'model-name': { type: 'string' },
+  variant: { type: 'string' },
+  device: { type: 'string' },
+  'device-id': { type: 'string' },
+  threads: { type: 'string' },
+  'default-accept': { type: 'string' },
+  'max-batch-size': { type: 'string' },
+  'max-delay-ms': { type: 'string' },
+  queue: { type: 'string' },
+  concurrency: { type: 'string' },
+  'lock-duration-ms': { type: 'string' },
+  'stalled-interval-ms': { type: 'string' },
+  'result-ttl-ms': { type: 'string' },
+  port: { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
+function toOptions(values: Record<string, string | boolean | undefined>): WorkerOptions {
+  const num = (name: string) =>
+    typeof values[name] === 'string' ? Number(values[name]) : undefined;
+  const str = (name: string) => (typeof values[name] === 'string' ? values[name] : undefined);
+  const entries = {
+    model: str('model'),
+    modelName: str('model-name'),
+    variant: str('variant'),
+    executionProvider: str('device') as 'cpu' | 'cuda' | undefined,
+    deviceId: num('device-id'),
+    intraOpThreads: num('threads'),
+    defaultAccept: str('default-accept'),
+    maxBatchSize: num('max-batch-size'),
+    maxDelayMs: num('max-delay-ms'),
+    queue: str('queue'),
+    concurrency: num('concurrency'),
+    lockDurationMs: num('lock-duration-ms'),
+    stalledIntervalMs: num('stalled-interval-ms'),
+    resultTtlMs: num('result-ttl-ms'),
+    port: num('port'),
+  };
+  return Object.fromEntries(
+    Object.entries(entries).filter(([, v]) => v !== undefined),
+  ) as WorkerOptions;
+}
+
+async function startHost(
+  config: ResolvedWorkerConfig,
+  logger: ReturnType<typeof createLogger>,
+): Promise<ModelHost> {
+  return startModelHost({
+    modelDir: config.model,
+    modelName: config.modelName,
+    variant: config.variant,
+    onnx: {
+      executionProvider: config.executionProvider,
+      deviceId: config.deviceId,
+      intraOpNumThreads: config.intraOpThreads,
+    },
+    batching: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxDelayMs },
+    defaultAccept: config.defaultAccept,
+    logger,
+  });
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: flags,
+    allowPositionals: true,
+    strict: true,
+  });
+  const command = positionals[0] ?? 'consume';
+  if (values.help === true) {
+    console.log(HELP);
+    return;
+  }
+  if (command !== 'consume' && command !== 'serve') {
+    throw new ConfigError([
+      `unknown command "${command}": use serve, or no command to consume a queue`,
+    ]);
+  }
+  const config = resolveWorkerConfig(toOptions(values));
+  const logger = createLogger();
+  const host = await startHost(config, logger);
+  logger.info(
+    { model: host.info, queue: command === 'consume' ? config.queue : undefined },
+    'model ready',
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stopWith = (stop: () => Promise<void>) => (signal: NodeJS.Signals) => {
+    stopping ??= (async () => {
+      logger.info({ signal }, 'stopping: finishing work in flight');
+      await stop();
+      await host.close();
+      logger.info('stopped');
+      process.exit(0);
+    })();
+  };
+
+  if (command === 'serve') {
+    const { serveSageMaker } = await import('./server/sagemaker-server.js');
+    const server = await serveSageMaker({ host, port: config.port, logger });
+    logger.info({ port: server.port }, 'SageMaker container server listening');
+    const stop = stopWith(() => server.close());
+    process.once('SIGTERM', stop).once('SIGINT', stop);
+    return;
+  }
+  const consumer = startQueueConsumer({
+    redisUrl: config.redisUrl,
+    queue: config.queue,
+    runtime: host,
+    logger,
+    concurrency: config.concurrency,
+    lockDurationMs: config.lockDurationMs,
+    stalledIntervalMs: config.stalledIntervalMs,
+    resultTtlMs: config.resultTtlMs,
+  });
+  await consumer.worker.waitUntilReady();
+  logger.info({ queue: config.queue, concurrency: config.concurrency }, 'consuming');
+  const stop = stopWith(() => consumer.close());
+  process.once('SIGTERM', stop).once('SIGINT', stop);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`switchyard-worker: ${message}`);
+  if (!(error instanceof ConfigError)) console.error('run with --help for usage');
+  process.exit(2);
+});

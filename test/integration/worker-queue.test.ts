@@ -1,0 +1,169 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { createTensor, encode, type JobResult } from '@switchyard/handlers';
+import { createModelRuntime } from '@switchyard/worker';
+import { describe, expect, inject, it } from 'vitest';
+import { createQueueClient } from '../support/queue-client.js';
+import { MODELS, startWorkerProcess } from '../support/worker-process.js';
+
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+const IRIS = [
+  [5.1, 3.5, 1.4, 0.2],
+  [7.0, 3.2, 4.7, 1.4],
+  [6.3, 3.3, 6.0, 2.5],
+  [5.8, 2.7, 5.1, 1.9],
+];
+
+function bytes(result: JobResult): Buffer {
+  if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
+  return Buffer.from(result.body);
+}
+
+describe('the worker on a real Redis queue', () => {
+  const redisUrl = inject('redisUrl');
+
+  it('batches 200 concurrent requests (mean batch > 4) and answers each as unbatched', async () => {
+    const queue = `test-${randomUUID()}`;
+    const worker = await startWorkerProcess(
+      [
+        '--model',
+        join(MODELS, 'iris-v2'),
+        '--queue',
+        queue,
+        '--max-batch-size',
+        '32',
+        '--max-delay-ms',
+        '5',
+      ],
+      redisUrl,
+    );
+    const client = createQueueClient(redisUrl, queue);
+    const reference = await createModelRuntime({
+      modelDir: join(MODELS, 'iris-v2'),
+      modelName: 'iris',
+      logger: silent,
+      batching: { maxBatchSize: 1 },
+    });
+    try {
+      const bodies = Array.from({ length: 200 }, (_, i) =>
+        (IRIS[i % IRIS.length] ?? []).map((x) => x + (i % 7) * 0.05).join(','),
+      );
+      const results = await Promise.all(
+        bodies.map((b) => client.invoke(b, 'text/csv', { accept: 'application/x-npy' })),
+      );
+      const sizes = results.map((r) => r.timings?.batchSize ?? 0);
+      expect(sizes.reduce((a, b) => a + b, 0) / sizes.length).toBeGreaterThan(4);
+      for (const [i, result] of results.entries()) {
+        const alone = await reference.invoke({
+          requestId: `ref-${i}`,
+          body: new TextEncoder().encode(bodies[i] ?? ''),
+          contentType: 'text/csv',
+          accept: 'application/x-npy',
+          customAttributes: undefined,
+          deadline: Date.now() + 10_000,
+          enqueuedAt: Date.now(),
+        });
+        if (!alone.ok) throw new Error(alone.error.message);
+        expect(bytes(result).equals(Buffer.from(alone.body)), `request ${i}`).toBe(true);
+      }
+    } finally {
+      await reference.close();
+      worker.child.kill('SIGTERM');
+      await worker.exited;
+      await client.close();
+    }
+  });
+
+  it('loses no job when a worker is killed -9 in the middle of a batch', async () => {
+    const queue = `test-${randomUUID()}`;
+    const args = [
+      '--model',
+      join(MODELS, 'heavy'),
+      '--queue',
+      queue,
+      '--max-batch-size',
+      '64',
+      '--lock-duration-ms',
+      '2000',
+      '--stalled-interval-ms',
+      '1000',
+      '--threads',
+      '1',
+    ];
+    const first = await startWorkerProcess(args, redisUrl);
+    const client = createQueueClient(redisUrl, queue);
+    try {
+      const row = encode(
+        createTensor('float32', [1, 512], new Float32Array(512).fill(0.02)),
+        'application/x-npy',
+      );
+      const pending = Array.from({ length: 400 }, () => client.invoke(row.body, row.contentType));
+      // Kill it while it holds active jobs: some answered, many not yet.
+      await expect
+        .poll(() => client.replies.size, { timeout: 20_000, interval: 5 })
+        .toBeGreaterThan(0);
+      expect(await client.queue.getActiveCount()).toBeGreaterThan(0);
+      first.child.kill('SIGKILL');
+      expect(await first.exited).toBe('SIGKILL');
+      const answeredBeforeKill = client.replies.size;
+      expect(answeredBeforeKill).toBeLessThan(400);
+      const second = await startWorkerProcess(args, redisUrl);
+      try {
+        const results = await Promise.all(pending);
+        expect(results.filter((r) => r.ok)).toHaveLength(400);
+        expect(client.replies.size).toBe(400);
+      } finally {
+        second.child.kill('SIGTERM');
+        await second.exited;
+      }
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('finishes every job it took when stopped with SIGTERM under load, and exits 0', async () => {
+    const queue = `test-${randomUUID()}`;
+    const args = [
+      '--model',
+      join(MODELS, 'heavy'),
+      '--queue',
+      queue,
+      '--max-batch-size',
+      '32',
+      '--threads',
+      '1',
+    ];
+    const worker = await startWorkerProcess(args, redisUrl);
+    const client = createQueueClient(redisUrl, queue);
+    try {
+      const row = encode(
+        createTensor('float32', [1, 512], new Float32Array(512).fill(0.03)),
+        'application/x-npy',
+      );
+      const pending = Array.from({ length: 300 }, () => client.invoke(row.body, row.contentType));
+      await expect
+        .poll(() => client.replies.size, { timeout: 20_000, interval: 5 })
+        .toBeGreaterThan(0);
+      worker.child.kill('SIGTERM');
+      expect(await worker.exited).toBe(0);
+      const jobs = await client.queue.getJobCounts('active', 'completed', 'waiting', 'failed');
+      // Nothing left half-done: every job it took completed; the rest still wait.
+      expect(jobs['active']).toBe(0);
+      expect(jobs['failed']).toBe(0);
+      expect((jobs['completed'] ?? 0) + (jobs['waiting'] ?? 0)).toBe(300);
+      expect(worker.output()).toContain('"msg":"stopped"');
+      // A second worker takes the rest; every request is answered exactly once.
+      const second = await startWorkerProcess(args, redisUrl);
+      try {
+        const results = await Promise.all(pending);
+        expect(results.every((r) => r.ok)).toBe(true);
+        expect([...client.replies.values()].every((n) => n === 1)).toBe(true);
+      } finally {
+        second.child.kill('SIGTERM');
+        await second.exited;
+      }
+    } finally {
+      await client.close();
+    }
+  });
+});
