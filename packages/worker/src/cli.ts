@@ -83,7 +83,7 @@ function toOptions(values: Record<string, string | boolean | undefined>): Worker
   };
   return Object.fromEntries(
     Object.entries(entries).filter(([, v]) => v !== undefined),
-  ) as WorkerOptions;
+  );
 }
 
 async function startHost(

@@ -17,7 +17,7 @@ const schema = z.object({
   /** BullMQ queue to consume. @defaultValue `switchyard-<modelName>` */
   queue: z.string().min(1),
   /** @defaultValue `REDIS_URL`, else `redis://127.0.0.1:6379` */
-  redisUrl: z.string().url(),
+  redisUrl: z.url({ protocol: /^rediss?$/ }),
   /** Jobs in flight at once; enough to fill two batches. @defaultValue 2 × maxBatchSize */
   concurrency: z.number().int().positive(),
   /** @defaultValue 32 */

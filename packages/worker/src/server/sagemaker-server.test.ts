@@ -108,7 +108,7 @@ describe('SageMaker container server over real HTTP (iris-v1)', () => {
         },
       }),
       duplex: 'half',
-    } as RequestInit);
+    });
     expect(chunked.status).toBe(413);
   });
 });
