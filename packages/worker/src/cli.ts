@@ -81,9 +81,7 @@ function toOptions(values: Record<string, string | boolean | undefined>): Worker
     resultTtlMs: num('result-ttl-ms'),
     port: num('port'),
   };
-  return Object.fromEntries(
-    Object.entries(entries).filter(([, v]) => v !== undefined),
-  );
+  return Object.fromEntries(Object.entries(entries).filter(([, v]) => v !== undefined));
 }
 
 async function startHost(
