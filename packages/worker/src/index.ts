@@ -19,3 +19,9 @@ export type {
   RuntimeResult,
   RuntimeTimings,
 } from './runtime/types.js';
+export { ConfigError, DEFAULT_WORKER_CONFIG, resolveWorkerConfig } from './config.js';
+export type { ResolvedWorkerConfig, WorkerOptions } from './config.js';
+export { startQueueConsumer } from './queue/consumer.js';
+export type { QueueConsumer, QueueConsumerOptions } from './queue/consumer.js';
+export { createSageMakerApp, serveSageMaker } from './server/sagemaker-server.js';
+export type { SageMakerServer } from './server/sagemaker-server.js';
