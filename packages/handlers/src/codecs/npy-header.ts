@@ -2,43 +2,76 @@ import { InferenceError } from '../errors/inference-error.js';
 
 /** The three fields of an NPY header dictionary. */
 export interface NpyHeader {
+  /** A dtype string such as `'<f4'`; structured (list) descrs are refused while parsing. */
   readonly descr: string;
   readonly fortranOrder: boolean;
   readonly shape: readonly number[];
 }
 
-type Literal = string | boolean | number | Literal[];
+// Tuples and lists are told apart: numpy requires the shape to be a tuple.
+type Literal = string | boolean | number | Sequence;
+interface Sequence {
+  readonly kind: 'tuple' | 'list';
+  readonly items: readonly Literal[];
+}
+
+// Real headers nest at most a few levels (structured dtypes); the cap keeps a
+// hostile header of 60k '[' from overflowing the stack.
+const MAX_DEPTH = 16;
+const KEYS = ['descr', 'fortran_order', 'shape'];
 
 const invalid = (message: string): InferenceError =>
   new InferenceError('INVALID_INPUT', `invalid NPY header: ${message}`);
 
 /**
- * Parse the Python-literal dictionary of an NPY header — strings, `True`/`False`,
- * tuples of integers, lists — with a strict grammar. Nothing is ever evaluated.
+ * Parse the Python-literal dictionary of an NPY header with a strict grammar
+ * (strings, `True`/`False`, integers, tuples, lists); nothing is ever evaluated.
+ * The keys must be exactly `descr`, `fortran_order` and `shape`, as numpy checks.
+ *
+ * @example
+ * ```ts
+ * parseNpyHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }  \n");
+ * // { descr: '<f4', fortranOrder: false, shape: [2, 3] }
+ * ```
  */
 export function parseNpyHeader(text: string): NpyHeader {
   const parser = new LiteralParser(text);
   const dict = parser.dict();
   parser.end();
+  const keys = [...dict.keys()].sort();
+  if (keys.length !== KEYS.length || keys.some((key, i) => key !== KEYS[i])) {
+    throw invalid(`keys must be 'descr', 'fortran_order' and 'shape', not ${formatKeys(keys)}`);
+  }
   const descr = dict.get('descr');
   const fortranOrder = dict.get('fortran_order');
   const shape = dict.get('shape');
-  if (Array.isArray(descr)) {
+  if (typeof descr === 'object') {
     throw new InferenceError(
       'INVALID_INPUT',
-      'NPY structured (record) dtypes are not supported: send one array per field, or NPZ',
+      'NPY structured (record) dtypes are not supported: send one array per field, or an NPZ archive',
     );
   }
-  if (typeof descr !== 'string') throw invalid("'descr' must be a dtype string");
+  if (typeof descr !== 'string') throw invalid("'descr' must be a dtype string such as '<f4'");
   if (typeof fortranOrder !== 'boolean') throw invalid("'fortran_order' must be True or False");
-  if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number')) {
+  if (typeof shape !== 'object' || shape.kind !== 'tuple') {
     throw invalid("'shape' must be a tuple of integers");
   }
-  return { descr, fortranOrder, shape: shape };
+  const dims: number[] = [];
+  for (const dim of shape.items) {
+    if (typeof dim !== 'number') throw invalid("'shape' must be a tuple of integers");
+    if (dim < 0) throw invalid(`'shape' has a negative dimension ${dim}`);
+    dims.push(dim === 0 ? 0 : dim); // no -0 in shapes
+  }
+  return { descr, fortranOrder, shape: dims };
+}
+
+function formatKeys(keys: readonly string[]): string {
+  return keys.length === 0 ? 'none' : keys.map((key) => `'${key}'`).join(', ');
 }
 
 class LiteralParser {
   private pos = 0;
+  private depth = 0;
   constructor(private readonly text: string) {}
 
   dict(): Map<string, Literal> {
@@ -48,12 +81,10 @@ class LiteralParser {
       this.skipSpace();
       if (this.peek() === '}') break;
       const key = this.string();
-      this.skipSpace();
+      if (entries.has(key)) throw invalid(`key '${key}' appears twice`);
       this.expect(':');
       entries.set(key, this.value());
-      this.skipSpace();
-      if (this.peek() === ',') this.pos++;
-      else if (this.peek() !== '}') throw invalid(`expected ',' or '}' at offset ${this.pos}`);
+      this.separator('}');
     }
     this.pos++;
     return entries;
@@ -68,35 +99,43 @@ class LiteralParser {
     this.skipSpace();
     const ch = this.peek();
     if (ch === "'" || ch === '"') return this.string();
-    if (ch === '(') return this.sequence('(', ')');
-    if (ch === '[') return this.sequence('[', ']');
+    if (ch === '(') return this.sequence('tuple', '(', ')');
+    if (ch === '[') return this.sequence('list', '[', ']');
+    if (ch === '-' || (ch >= '0' && ch <= '9')) return this.integer();
     if (this.text.startsWith('True', this.pos)) return this.word('True', true);
     if (this.text.startsWith('False', this.pos)) return this.word('False', false);
-    throw invalid(`unexpected ${JSON.stringify(ch)} at offset ${this.pos}`);
+    throw invalid(`unexpected ${ch === '' ? 'end' : JSON.stringify(ch)} at offset ${this.pos}`);
   }
 
-  // Tuples hold the shape (integers); lists hold structured dtypes (tuples of strings).
-  private sequence(open: string, close: string): Literal[] {
+  private sequence(kind: Sequence['kind'], open: string, close: string): Sequence {
+    if (++this.depth > MAX_DEPTH) throw invalid(`nested deeper than ${MAX_DEPTH} levels`);
     this.expect(open);
     const items: Literal[] = [];
     for (;;) {
       this.skipSpace();
       if (this.peek() === close) break;
-      const ch = this.peek();
-      items.push(/[0-9]/.test(ch) ? this.integer() : this.value());
-      this.skipSpace();
-      if (this.peek() === ',') this.pos++;
-      else if (this.peek() !== close)
-        throw invalid(`expected ',' or '${close}' at offset ${this.pos}`);
+      items.push(this.value());
+      this.separator(close);
     }
     this.pos++;
-    return items;
+    this.depth--;
+    return { kind, items };
+  }
+
+  // After an item: either ', ' (the item may then be the last) or the closing bracket.
+  private separator(close: string): void {
+    this.skipSpace();
+    if (this.peek() === ',') this.pos++;
+    else if (this.peek() !== close)
+      throw invalid(`expected ',' or '${close}' at offset ${this.pos}`);
   }
 
   private integer(): number {
-    const match = /^[0-9]+L?/.exec(this.text.slice(this.pos, this.pos + 24));
+    // Python 2 wrote long dimensions with an L suffix; numpy still reads them.
+    const match = /^-?[0-9]{1,20}L?/.exec(this.text.slice(this.pos, this.pos + 24));
     if (match === null) throw invalid(`expected an integer at offset ${this.pos}`);
     this.pos += match[0].length;
+    if (/[0-9]/.test(this.peek())) throw invalid(`integer at offset ${this.pos} is too long`);
     const value = Number(match[0].replace('L', ''));
     if (!Number.isSafeInteger(value)) throw invalid(`dimension ${match[0]} is too large`);
     return value;
@@ -129,13 +168,24 @@ class LiteralParser {
   }
 
   private skipSpace(): void {
-    while (/\s/.test(this.peek())) this.pos++;
+    for (;;) {
+      const ch = this.peek();
+      if (ch !== ' ' && ch !== '\n' && ch !== '\t' && ch !== '\r') return;
+      this.pos++;
+    }
   }
 }
 
 /**
- * The header dictionary exactly as numpy's `np.save` writes it, including the
- * spare spaces it leaves so the first dimension can grow in place.
+ * The header dictionary exactly as numpy's `np.save` writes it, before the
+ * alignment padding: sorted keys, Python's tuple repr, and the spare spaces numpy
+ * leaves (21 digits minus the first dimension's) so the array can grow in place.
+ *
+ * @example
+ * ```ts
+ * formatNpyHeader('<f4', [2, 3]);
+ * // "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }" + ' '.repeat(20)
+ * ```
  */
 export function formatNpyHeader(descr: string, shape: readonly number[]): string {
   const shapeText =

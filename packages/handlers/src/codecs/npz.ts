@@ -19,7 +19,9 @@ const ZIP_EPOCH = new Date(1980, 0, 1);
  * const { input_ids, attention_mask } = decodeNpz(body, 1 << 30);
  * ```
  */
-export function decodeNpz(body: Uint8Array, maxDecodedBytes: number): Record<string, Tensor> {
+function decodeNpz(body: Uint8Array, maxDecodedBytes: number): Record<string, Tensor> {
+  // The smallest zip is its 22-byte end record; fflate would scan 64 KiB for it first.
+  if (body.length < 22) throw invalid('not a valid NPZ (zip) archive: it is too short');
   const names = new Set<string>();
   let declared = 0;
   let files: Record<string, Uint8Array>;
@@ -43,6 +45,12 @@ export function decodeNpz(body: Uint8Array, maxDecodedBytes: number): Record<str
   }
   const entries = Object.entries(files);
   if (entries.length === 0) throw invalid('NPZ archive holds no arrays');
+  // Declared sizes can lie (fflate copies stored entries by their compressed size),
+  // so the expanded bytes are counted again.
+  const actual = entries.reduce((sum, [, bytes]) => sum + bytes.length, 0);
+  if (actual > maxDecodedBytes) {
+    throw invalid(`NPZ archive expands to ${actual} bytes, over the ${maxDecodedBytes}-byte limit`);
+  }
   const out = namedTensors();
   let remaining = maxDecodedBytes;
   for (const [file, bytes] of entries) {
@@ -73,7 +81,7 @@ export function decodeNpz(body: Uint8Array, maxDecodedBytes: number): Record<str
  * // np.load(io.BytesIO(bytes))['logits']
  * ```
  */
-export function encodeNpz(value: Decoded): Uint8Array {
+function encodeNpz(value: Decoded): Uint8Array {
   const named: NamedTensors = isTensor(value) ? { arr_0: value } : value;
   const files: Zippable = {};
   for (const [name, tensor] of Object.entries(named)) {
@@ -85,10 +93,13 @@ export function encodeNpz(value: Decoded): Uint8Array {
 function arrayName(file: string): string {
   if (!file.endsWith('.npy')) throw invalid(`NPZ entry "${file}" is not an .npy file`);
   const name = file.slice(0, -'.npy'.length);
-  if (name === '' || name.includes('/') || name.includes('\\') || name.includes('..')) {
-    throw invalid(`NPZ entry "${file}" does not name an array`);
-  }
+  if (!isArrayName(name)) throw invalid(`NPZ entry "${file}" does not name an array`);
   return name;
+}
+
+/** Names that stay plain file names inside the archive (no paths). */
+function isArrayName(name: string): boolean {
+  return name !== '' && !name.includes('/') && !name.includes('\\') && !name.includes('..');
 }
 
 /**
@@ -104,8 +115,11 @@ export const npzCodec: Codec = {
   matches: (type) => type.essence === 'application/x-npz',
   decode: (body, _type, options) => decodeNpz(body, options.maxDecodedBytes),
   canEncode: (value) => {
-    const tensors = isTensor(value) ? [value] : Object.values(value);
-    return tensors.length > 0 && tensors.every((t) => t.dtype !== 'string');
+    // Only what our own decoder reads back: no strings, no path-like names.
+    const entries = Object.entries(isTensor(value) ? { arr_0: value } : value);
+    return (
+      entries.length > 0 && entries.every(([name, t]) => t.dtype !== 'string' && isArrayName(name))
+    );
   },
   encode: encodeNpz,
 };
