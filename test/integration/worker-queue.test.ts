@@ -53,6 +53,12 @@ describe('the worker on a real Redis queue', () => {
       );
       const sizes = results.map((r) => r.timings?.batchSize ?? 0);
       expect(sizes.reduce((a, b) => a + b, 0) / sizes.length).toBeGreaterThan(4);
+      // The worker's own figures agree, on its metrics endpoint.
+      const ops = `http://127.0.0.1:${worker.metricsPort}`;
+      expect((await fetch(`${ops}/health`)).status).toBe(200);
+      const metrics = await (await fetch(`${ops}/metrics`)).text();
+      expect(metrics).toMatch(/switchyard_worker_requests_total\{[^}]*outcome="ok"[^}]*\} 200/);
+      expect(metrics).toMatch(/switchyard_worker_batch_size_count\{[^}]*\} 200/);
       for (const [i, result] of results.entries()) {
         const alone = await reference.invoke({
           requestId: `ref-${i}`,

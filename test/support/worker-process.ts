@@ -10,6 +10,8 @@ export interface WorkerProcess {
   readonly output: () => string;
   /** Resolves with the exit code (or the signal's name). */
   readonly exited: Promise<number | string>;
+  /** Where its /health and /metrics listen. */
+  readonly metricsPort: number;
 }
 
 /**
@@ -17,7 +19,8 @@ export interface WorkerProcess {
  * logs that it is consuming.
  */
 export async function startWorkerProcess(args: string[], redisUrl: string): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  // A free port for /metrics, so workers side by side do not collide.
+  const child = spawn(process.execPath, [CLI, '--metrics-port', '0', ...args], {
     env: { ...process.env, REDIS_URL: redisUrl, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -43,5 +46,6 @@ export async function startWorkerProcess(args: string[], redisUrl: string): Prom
     });
   });
   await ready;
-  return { child, output: () => output, exited };
+  const port = /"metricsPort":(\d+)/.exec(output)?.[1];
+  return { child, output: () => output, exited, metricsPort: Number(port) };
 }

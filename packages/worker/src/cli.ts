@@ -7,17 +7,23 @@ import {
   type WorkerOptions,
 } from './config.js';
 import { createLogger } from './logger.js';
+import { resolveModelSource } from './model-source/resolve-source.js';
+import { createWorkerMetrics, instrument } from './metrics.js';
 import { startQueueConsumer } from './queue/consumer.js';
+import { createOpsApp, listen, serveSageMaker } from './server/sagemaker-server.js';
 import { startModelHost, type ModelHost } from './runtime/model-host.js';
 
 const HELP = `switchyard-worker: serve an ONNX model behind the SageMaker handler chain.
 
 Usage:
-  switchyard-worker --model DIR [--queue NAME] [options]   consume a BullMQ queue (REDIS_URL)
-  switchyard-worker serve --model DIR [--port N] [options]  SageMaker container: GET /ping, POST /invocations
+  switchyard-worker --model SRC [--queue NAME] [options]   consume a BullMQ queue (REDIS_URL)
+  switchyard-worker serve --model SRC [--port N] [options]  SageMaker container: GET /ping, POST /invocations
 
 Model:
-  --model DIR               model directory in SageMaker's layout: model.onnx, optional code/inference.mjs
+  --model SRC               a model directory in SageMaker's layout (model.onnx, optional code/inference.mjs,
+                            code/package.json), a model.tar.gz, or s3://bucket/key to a model.tar.gz
+  --s3-endpoint URL         S3-compatible endpoint for s3:// sources (env AWS_ENDPOINT_URL_S3)
+  --skip-install-deps       fail instead of installing missing code/package.json dependencies
   --model-name NAME         name in logs and metrics (default: the directory's name)
   --variant NAME            production variant this worker serves
   --device cpu|cuda         execution provider; cuda falls back to cpu with a warning (env SWITCHYARD_DEVICE)
@@ -34,8 +40,9 @@ Queue (default command):
   --lock-duration-ms N      BullMQ job lock (default 30000)
   --stalled-interval-ms N   how often stalled jobs of dead workers are taken back (default 30000)
   --result-ttl-ms N         how long results stay on finished jobs (default 60000)
+  --metrics-port N          GET /health and GET /metrics (default 9464; 0 picks a free port)
 Server (serve):
-  --port N                  listen port (default 8080; env SAGEMAKER_BIND_TO_PORT)
+  --port N                  listen port (default 8080; env SAGEMAKER_BIND_TO_PORT); also serves GET /metrics
 
   --help                    this text
 
@@ -43,6 +50,8 @@ SIGTERM stops taking work, finishes what is in flight, and exits 0.`;
 
 const flags = {
   model: { type: 'string' },
+  's3-endpoint': { type: 'string' },
+  'skip-install-deps': { type: 'boolean' },
   'model-name': { type: 'string' },
   variant: { type: 'string' },
   device: { type: 'string' },
@@ -57,6 +66,7 @@ const flags = {
   'stalled-interval-ms': { type: 'string' },
   'result-ttl-ms': { type: 'string' },
   port: { type: 'string' },
+  'metrics-port': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -66,6 +76,8 @@ function toOptions(values: Record<string, string | boolean | undefined>): Worker
   const str = (name: string) => (typeof values[name] === 'string' ? values[name] : undefined);
   const entries = {
     model: str('model'),
+    s3Endpoint: str('s3-endpoint'),
+    installDependencies: values['skip-install-deps'] === true ? false : undefined,
     modelName: str('model-name'),
     variant: str('variant'),
     executionProvider: str('device') as 'cpu' | 'cuda' | undefined,
@@ -80,6 +92,7 @@ function toOptions(values: Record<string, string | boolean | undefined>): Worker
     stalledIntervalMs: num('stalled-interval-ms'),
     resultTtlMs: num('result-ttl-ms'),
     port: num('port'),
+    metricsPort: num('metrics-port'),
   };
   return Object.fromEntries(Object.entries(entries).filter(([, v]) => v !== undefined));
 }
@@ -88,8 +101,12 @@ async function startHost(
   config: ResolvedWorkerConfig,
   logger: ReturnType<typeof createLogger>,
 ): Promise<ModelHost> {
+  const modelDir = await resolveModelSource(config.model, {
+    ...(config.s3Endpoint === undefined ? {} : { s3Endpoint: config.s3Endpoint }),
+  });
   return startModelHost({
-    modelDir: config.model,
+    modelDir,
+    installDependencies: config.installDependencies,
     modelName: config.modelName,
     variant: config.variant,
     onnx: {
@@ -123,6 +140,8 @@ async function main(argv: string[]): Promise<void> {
   const config = resolveWorkerConfig(toOptions(values));
   const logger = createLogger();
   const host = await startHost(config, logger);
+  const metrics = createWorkerMetrics({ model: config.modelName, variant: config.variant });
+  const runtime = instrument(host, metrics);
   logger.info(
     { model: host.info, queue: command === 'consume' ? config.queue : undefined },
     'model ready',
@@ -140,8 +159,7 @@ async function main(argv: string[]): Promise<void> {
   };
 
   if (command === 'serve') {
-    const { serveSageMaker } = await import('./server/sagemaker-server.js');
-    const server = await serveSageMaker({ host, port: config.port, logger });
+    const server = await serveSageMaker({ host: runtime, port: config.port, logger, metrics });
     logger.info({ port: server.port }, 'SageMaker container server listening');
     const stop = stopWith(() => server.close());
     process.once('SIGTERM', stop).once('SIGINT', stop);
@@ -150,7 +168,7 @@ async function main(argv: string[]): Promise<void> {
   const consumer = startQueueConsumer({
     redisUrl: config.redisUrl,
     queue: config.queue,
-    runtime: host,
+    runtime,
     logger,
     concurrency: config.concurrency,
     lockDurationMs: config.lockDurationMs,
@@ -158,8 +176,18 @@ async function main(argv: string[]): Promise<void> {
     resultTtlMs: config.resultTtlMs,
   });
   await consumer.worker.waitUntilReady();
-  logger.info({ queue: config.queue, concurrency: config.concurrency }, 'consuming');
-  const stop = stopWith(() => consumer.close());
+  const ops = await listen(
+    createOpsApp({ ready: () => host.alive && consumer.worker.isRunning(), metrics }),
+    config.metricsPort,
+  );
+  logger.info(
+    { queue: config.queue, concurrency: config.concurrency, metricsPort: ops.port },
+    'consuming',
+  );
+  const stop = stopWith(async () => {
+    await consumer.close();
+    await ops.close();
+  });
   process.once('SIGTERM', stop).once('SIGINT', stop);
 }
 

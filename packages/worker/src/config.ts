@@ -9,8 +9,12 @@ export class ConfigError extends Error {
 }
 
 const schema = z.object({
-  /** Model directory (SageMaker layout). */
+  /** Model source: a directory in SageMaker's layout, a model.tar.gz, or s3://bucket/key. */
   model: z.string().min(1),
+  /** Install missing code/package.json dependencies at load. @defaultValue true */
+  installDependencies: z.boolean(),
+  /** Endpoint of an S3-compatible store for s3:// sources. @defaultValue `AWS_ENDPOINT_URL_S3` */
+  s3Endpoint: z.url().optional(),
   /** Name the model is known by (metrics, logs, handler context). @defaultValue the directory name */
   modelName: z.string().min(1),
   variant: z.string().min(1).optional(),
@@ -38,6 +42,8 @@ const schema = z.object({
   stalledIntervalMs: z.number().int().positive(),
   /** How long finished jobs keep their result for late look-ups. @defaultValue 60 000 */
   resultTtlMs: z.number().int().positive(),
+  /** Port of the queue worker's /health and /metrics; 0 picks a free one. @defaultValue 9464 */
+  metricsPort: z.number().int().min(0).max(65535),
   /** Port of the SageMaker container server. @defaultValue `SAGEMAKER_BIND_TO_PORT`, else 8080 */
   port: z.number().int().min(0).max(65535),
 });
@@ -46,6 +52,7 @@ export type ResolvedWorkerConfig = Readonly<z.infer<typeof schema>>;
 export type WorkerOptions = Partial<ResolvedWorkerConfig>;
 
 export const DEFAULT_WORKER_CONFIG = Object.freeze({
+  installDependencies: true,
   maxBatchSize: 32,
   maxDelayMs: 5,
   executionProvider: 'cpu' as const,
@@ -55,20 +62,21 @@ export const DEFAULT_WORKER_CONFIG = Object.freeze({
   lockDurationMs: 30_000,
   stalledIntervalMs: 30_000,
   resultTtlMs: 60_000,
+  metricsPort: 9464,
   port: 8080,
 });
 
 /**
  * Apply defaults and validate. `env` is read here and nowhere else: `REDIS_URL`,
  * `SAGEMAKER_BIND_TO_PORT`, `SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`, `SWITCHYARD_DEVICE`
- * (`cpu` | `cuda`).
+ * (`cpu` | `cuda`), `AWS_ENDPOINT_URL_S3`.
  */
 export function resolveWorkerConfig(
   options: WorkerOptions,
   env: NodeJS.ProcessEnv = process.env,
 ): ResolvedWorkerConfig {
   const model = options.model ?? '';
-  const modelName = options.modelName ?? model.replace(/\/+$/, '').split('/').pop() ?? 'model';
+  const modelName = options.modelName ?? defaultModelName(model);
   const maxBatchSize = options.maxBatchSize ?? DEFAULT_WORKER_CONFIG.maxBatchSize;
   const envPort = env['SAGEMAKER_BIND_TO_PORT'];
   const candidate = {
@@ -78,6 +86,7 @@ export function resolveWorkerConfig(
     executionProvider: env['SWITCHYARD_DEVICE'] ?? DEFAULT_WORKER_CONFIG.executionProvider,
     port: envPort === undefined ? DEFAULT_WORKER_CONFIG.port : Number(envPort),
     redisUrl: env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+    ...(env['AWS_ENDPOINT_URL_S3'] === undefined ? {} : { s3Endpoint: env['AWS_ENDPOINT_URL_S3'] }),
     queue: `switchyard-${modelName}`,
     concurrency: 2 * maxBatchSize,
     ...options,
@@ -92,4 +101,12 @@ export function resolveWorkerConfig(
     );
   }
   return Object.freeze(parsed.data);
+}
+
+/** `iris` for `models/iris`, `models/iris.tar.gz` and `s3://bucket/iris/model.tar.gz`. */
+function defaultModelName(source: string): string {
+  const parts = source.replace(/\/+$/, '').split('/');
+  let last = parts.pop() ?? 'model';
+  if (/^model\.(tar\.gz|tgz|tar)$/.test(last)) last = parts.pop() ?? 'model';
+  return last.replace(/\.(tar\.gz|tgz|tar)$/, '') || 'model';
 }

@@ -23,5 +23,12 @@ export { ConfigError, DEFAULT_WORKER_CONFIG, resolveWorkerConfig } from './confi
 export type { ResolvedWorkerConfig, WorkerOptions } from './config.js';
 export { startQueueConsumer } from './queue/consumer.js';
 export type { QueueConsumer, QueueConsumerOptions } from './queue/consumer.js';
-export { createSageMakerApp, serveSageMaker } from './server/sagemaker-server.js';
+export { createWorkerMetrics, instrument } from './metrics.js';
+export type { WorkerMetrics } from './metrics.js';
+export {
+  createOpsApp,
+  createSageMakerApp,
+  listen,
+  serveSageMaker,
+} from './server/sagemaker-server.js';
 export type { SageMakerServer } from './server/sagemaker-server.js';

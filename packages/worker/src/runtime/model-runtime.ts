@@ -17,6 +17,7 @@ import { DynamicBatcher, type DynamicBatcherOptions } from '../batching/dynamic-
 import { isOnnxModel, runModel, type OnnxModel } from '../onnx/onnx-model.js';
 import type { OnnxSessionOptions } from '../onnx/session.js';
 import { batchShapeOf, splitPrediction, stackInputs } from './batch-input.js';
+import { ensureCodeDependencies } from './code-dependencies.js';
 import { loadHandler, onnxDefaults } from './load-handler.js';
 import type { RuntimeInfo, RuntimeRequest, RuntimeResult, RuntimeTimings } from './types.js';
 
@@ -28,6 +29,11 @@ export interface ModelRuntimeOptions {
   readonly batching?: DynamicBatcherOptions;
   /** Accept for requests without one (or `*\/*`). @defaultValue `'application/json'` */
   readonly defaultAccept?: string;
+  /**
+   * Install missing `code/package.json` dependencies at load.
+   * @defaultValue true
+   */
+  readonly installDependencies?: boolean;
   readonly logger: HandlerLogger;
 }
 
@@ -65,6 +71,7 @@ export async function createModelRuntime(options: ModelRuntimeOptions): Promise<
   const { modelDir, modelName, logger } = options;
   const variant = options.variant;
   const defaultAccept = options.defaultAccept ?? 'application/json';
+  await ensureCodeDependencies(modelDir, { install: options.installDependencies ?? true, logger });
   // The defaults read the model once modelFn has made it.
   const loaded: { model?: unknown } = {};
   const handler = await loadHandler(

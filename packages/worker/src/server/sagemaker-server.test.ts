@@ -2,20 +2,24 @@ import { join } from 'node:path';
 import { createTensor, decode, encode, isTensor } from '@switchyard/handlers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODELS, silentLogger } from '../../test/fixtures.js';
+import { createWorkerMetrics, instrument, type WorkerMetrics } from '../metrics.js';
 import { startModelHost, type ModelHost } from '../runtime/model-host.js';
 import { serveSageMaker, type SageMakerServer } from './sagemaker-server.js';
 
 describe('SageMaker container server over real HTTP (iris-v1)', () => {
   let host: ModelHost;
   let server: SageMakerServer;
+  let metrics: WorkerMetrics;
   let base: string;
   beforeAll(async () => {
-    host = await startModelHost({
+    metrics = createWorkerMetrics({ model: 'iris' });
+    const started = await startModelHost({
       modelDir: join(MODELS, 'iris-v1'),
       modelName: 'iris',
       logger: silentLogger,
     });
-    server = await serveSageMaker({ host, port: 0, logger: silentLogger });
+    host = instrument(started, metrics);
+    server = await serveSageMaker({ host, port: 0, logger: silentLogger, metrics });
     base = `http://127.0.0.1:${server.port}`;
   });
   afterAll(async () => {
@@ -110,5 +114,17 @@ describe('SageMaker container server over real HTTP (iris-v1)', () => {
       duplex: 'half',
     });
     expect(chunked.status).toBe(413);
+  });
+
+  it('counts requests and failures by code on /metrics', async () => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toMatch(
+      /switchyard_worker_requests_total\{outcome="ok",model="iris",variant=""\} \d+/,
+    );
+    expect(text).toMatch(
+      /switchyard_worker_failures_total\{code="INVALID_INPUT",model="iris",variant=""\} [1-9]/,
+    );
+    expect(text).toContain('switchyard_worker_model_execution_seconds_bucket');
+    expect(text).not.toMatch(/requestId|req-/);
   });
 });

@@ -4,6 +4,7 @@ import { serve } from '@hono/node-server';
 import { InferenceError, type HandlerLogger, type InferenceErrorJSON } from '@switchyard/handlers';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import type { WorkerMetrics } from '../metrics.js';
 import type { ModelHost } from '../runtime/model-host.js';
 
 /** SageMaker's real-time payload limit. */
@@ -31,8 +32,9 @@ function errorResponse(error: InferenceErrorJSON, requestId: string): Response {
  * serve({ fetch: app.fetch, port: 8080 });
  * ```
  */
-export function createSageMakerApp(host: ModelHost): Hono {
+export function createSageMakerApp(host: ModelHost, metrics?: WorkerMetrics): Hono {
   const app = new Hono();
+  if (metrics !== undefined) mountMetrics(app, metrics);
   app.get('/ping', (c) =>
     host.alive
       ? c.json({ status: 'healthy', model: host.info.modelName })
@@ -89,10 +91,35 @@ export async function serveSageMaker(options: {
   host: ModelHost;
   port: number;
   logger: HandlerLogger;
+  metrics?: WorkerMetrics;
 }): Promise<SageMakerServer> {
-  const app = createSageMakerApp(options.host);
+  return listen(createSageMakerApp(options.host, options.metrics), options.port);
+}
+
+/** `GET /metrics` in Prometheus' text format. */
+function mountMetrics(app: Hono, metrics: WorkerMetrics): void {
+  app.get('/metrics', async (c) =>
+    c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
+  );
+}
+
+/**
+ * The queue worker's operations endpoints: `GET /health` (200 while the model
+ * thread runs and the consumer is connected) and `GET /metrics`.
+ */
+export function createOpsApp(options: { ready: () => boolean; metrics: WorkerMetrics }): Hono {
+  const app = new Hono();
+  app.get('/health', (c) =>
+    options.ready() ? c.json({ status: 'ok' }) : c.json({ status: 'unavailable' }, 503),
+  );
+  mountMetrics(app, options.metrics);
+  return app;
+}
+
+/** Serve an app on `port` (0 picks a free one) until closed. */
+export async function listen(app: Hono, port: number): Promise<SageMakerServer> {
   return new Promise((resolve) => {
-    const server = serve({ fetch: app.fetch, port: options.port }, (info: AddressInfo) => {
+    const server = serve({ fetch: app.fetch, port }, (info: AddressInfo) => {
       resolve({
         port: info.port,
         close: () =>
