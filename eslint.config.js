@@ -37,10 +37,17 @@ export default defineConfig(
   {
     // The model-writing scripts are plain JavaScript run by Node, not part of a
     // TypeScript project: lint them without type information.
-    files: ['examples/models/**/*.mjs'],
+    files: ['examples/models/**/*.mjs', 'packages/*/bench/**/*.mjs'],
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: {
-      globals: { console: 'readonly', TextDecoder: 'readonly', TextEncoder: 'readonly' },
+      globals: {
+        console: 'readonly',
+        performance: 'readonly',
+        process: 'readonly',
+        TextDecoder: 'readonly',
+        TextEncoder: 'readonly',
+        URL: 'readonly',
+      },
     },
   },
   prettier,
