@@ -59,6 +59,12 @@ describe('the worker on a real Redis queue', () => {
       const metrics = await (await fetch(`${ops}/metrics`)).text();
       expect(metrics).toMatch(/switchyard_worker_requests_total\{[^}]*outcome="ok"[^}]*\} 200/);
       expect(metrics).toMatch(/switchyard_worker_batch_size_count\{[^}]*\} 200/);
+      // A client error is an answer, not a job failure: answered once, never retried.
+      const bad = await client.invoke('1,2,3', 'text/csv', { attempts: 3 });
+      expect(bad).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT', status: 400 } });
+      const badJob = await client.queue.getJob(bad.requestId);
+      expect(await badJob?.getState()).toBe('completed');
+      expect(client.replies.get(bad.requestId)).toBe(1);
       for (const [i, result] of results.entries()) {
         const alone = await reference.invoke({
           requestId: `ref-${i}`,

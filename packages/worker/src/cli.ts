@@ -29,6 +29,7 @@ Model:
   --device cpu|cuda         execution provider; cuda falls back to cpu with a warning (env SWITCHYARD_DEVICE)
   --device-id N             GPU ordinal for cuda (default 0)
   --threads N               threads per operator, 0 = one per core (default 0)
+  --graph-optimization L    disabled | basic | extended | all (default all)
   --default-accept TYPE     answer type for requests without Accept (default application/json;
                             env SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT)
 Batching:
@@ -57,6 +58,7 @@ const flags = {
   device: { type: 'string' },
   'device-id': { type: 'string' },
   threads: { type: 'string' },
+  'graph-optimization': { type: 'string' },
   'default-accept': { type: 'string' },
   'max-batch-size': { type: 'string' },
   'max-delay-ms': { type: 'string' },
@@ -83,6 +85,7 @@ function toOptions(values: Record<string, string | boolean | undefined>): Worker
     executionProvider: str('device') as 'cpu' | 'cuda' | undefined,
     deviceId: num('device-id'),
     intraOpThreads: num('threads'),
+    graphOptimization: str('graph-optimization') as WorkerOptions['graphOptimization'],
     defaultAccept: str('default-accept'),
     maxBatchSize: num('max-batch-size'),
     maxDelayMs: num('max-delay-ms'),
@@ -113,10 +116,16 @@ async function startHost(
       executionProvider: config.executionProvider,
       deviceId: config.deviceId,
       intraOpNumThreads: config.intraOpThreads,
+      graphOptimizationLevel: config.graphOptimization,
     },
     batching: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxDelayMs },
     defaultAccept: config.defaultAccept,
     logger,
+    // A worker without its model is no worker: exit, so the orchestrator restarts it.
+    onUnexpectedExit: (code) => {
+      logger.error({ code }, 'model thread died; exiting');
+      process.exit(1);
+    },
   });
 }
 

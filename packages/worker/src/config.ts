@@ -34,6 +34,8 @@ const schema = z.object({
   deviceId: z.number().int().nonnegative(),
   /** Threads per operator; 0 lets onnxruntime choose. @defaultValue 0 */
   intraOpThreads: z.number().int().nonnegative(),
+  /** onnxruntime graph optimisation level. @defaultValue `'all'` */
+  graphOptimization: z.enum(['disabled', 'basic', 'extended', 'all']),
   /** Accept for requests without one. @defaultValue `'application/json'` */
   defaultAccept: z.string().min(1),
   /** BullMQ lock duration; a dead worker's jobs return after about this plus `stalledIntervalMs`. @defaultValue 30 000 */
@@ -58,6 +60,7 @@ export const DEFAULT_WORKER_CONFIG = Object.freeze({
   executionProvider: 'cpu' as const,
   deviceId: 0,
   intraOpThreads: 0,
+  graphOptimization: 'all' as const,
   defaultAccept: 'application/json',
   lockDurationMs: 30_000,
   stalledIntervalMs: 30_000,

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { createTensor, encode } from '@switchyard/handlers';
 import { describe, expect, it } from 'vitest';
-import { MODELS, request, silentLogger } from '../../test/fixtures.js';
+import { MODELS, customModelDir, request, silentLogger } from '../../test/fixtures.js';
 import { startModelHost } from './model-host.js';
 import { createModelRuntime, type ModelRuntime } from './model-runtime.js';
 
@@ -87,5 +87,29 @@ describe('model execution off the event loop', () => {
     expect(host.alive).toBe(false);
     const after = await host.invoke(request('[[1, 2, 3, 4]]', 'application/json'));
     expect(after).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE' } });
+  });
+
+  it('answers UNAVAILABLE and reports it when the model thread dies mid-request', async () => {
+    // In a worker thread, process.exit ends the thread: a crash of the model's side.
+    const model = await customModelDir(`
+      export const modelFn = () => null;
+      export const transformFn = () => { process.exit(3); };
+    `);
+    const exits: number[] = [];
+    const host = await startModelHost({
+      modelDir: model.dir,
+      modelName: 'crashy',
+      logger: silentLogger,
+      onUnexpectedExit: (code) => exits.push(code),
+    });
+    try {
+      const result = await host.invoke(request('x', 'text/plain'));
+      expect(result).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE' } });
+      expect(host.alive).toBe(false);
+      expect(exits).toEqual([3]);
+    } finally {
+      await host.close();
+      await model.remove();
+    }
   });
 });

@@ -55,8 +55,15 @@ function threadExecArgv(): string[] {
  * await host.close();
  * ```
  */
-export async function startModelHost(options: ModelRuntimeOptions): Promise<ModelHost> {
-  const { logger, ...data } = options;
+export async function startModelHost(
+  options: ModelRuntimeOptions & {
+    /** Called if the thread exits after it was ready and before `close()`. */
+    onUnexpectedExit?: (code: number) => void;
+  },
+): Promise<ModelHost> {
+  const { logger, onUnexpectedExit, ...data } = options;
+  let closing = false;
+  let ready = false;
   const worker = new Worker(threadEntry(), { workerData: data, execArgv: threadExecArgv() });
   const pending = new Map<number, (result: RuntimeResult) => void>();
   let nextId = 0;
@@ -73,6 +80,7 @@ export async function startModelHost(options: ModelRuntimeOptions): Promise<Mode
     worker.on('message', (message: FromThread) => {
       switch (message.type) {
         case 'ready':
+          ready = true;
           resolve(message.info);
           break;
         case 'failed':
@@ -101,6 +109,7 @@ export async function startModelHost(options: ModelRuntimeOptions): Promise<Mode
       }
       pending.clear();
       reject(new Error(`model thread exited (code ${code}) before the model was ready`));
+      if (ready && !closing) onUnexpectedExit?.(code);
     });
   });
 
@@ -121,6 +130,7 @@ export async function startModelHost(options: ModelRuntimeOptions): Promise<Mode
       });
     },
     async close() {
+      closing = true;
       if (!alive) return;
       const done = new Promise<void>((resolve) => (closed = resolve));
       worker.postMessage({ type: 'close' } satisfies ToThread);

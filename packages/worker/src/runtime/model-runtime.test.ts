@@ -88,6 +88,30 @@ describe('the default ONNX handler (iris-v1)', () => {
   });
 });
 
+describe('execution providers', () => {
+  it('falls back from CUDA to CPU with a warning where CUDA is missing', async () => {
+    const warnings: string[] = [];
+    const runtime = await createModelRuntime({
+      modelDir: join(MODELS, 'iris-v1'),
+      modelName: 'iris',
+      onnx: { executionProvider: 'cuda', deviceId: 0 },
+      logger: {
+        ...silentLogger,
+        warn: (fields: object | string, msg?: string) => warnings.push(msg ?? String(fields)),
+      },
+    });
+    try {
+      // This machine has no CUDA provider (its install script never ran): CPU it is.
+      expect(runtime.info.provider).toBe('cpu');
+      expect(warnings).toContain('CUDA execution provider unavailable; running on CPU');
+      const result = await runtime.invoke(request('5.1,3.5,1.4,0.2', 'text/csv'));
+      expect(result.ok).toBe(true);
+    } finally {
+      await runtime.close();
+    }
+  });
+});
+
 describe('dynamic batching', () => {
   let batched: ModelRuntime;
   let unbatched: ModelRuntime;
