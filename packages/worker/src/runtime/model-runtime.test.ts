@@ -97,7 +97,8 @@ describe('execution providers', () => {
       onnx: { executionProvider: 'cuda', deviceId: 0 },
       logger: {
         ...silentLogger,
-        warn: (fields: object | string, msg?: string) => warnings.push(msg ?? String(fields)),
+        warn: (fields: object | string, msg?: string) =>
+          warnings.push(msg ?? (typeof fields === 'string' ? fields : '')),
       },
     });
     try {
