@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createTensor, encode, type JobResult } from '@switchyard/handlers';
 import { createModelRuntime } from '@switchyard/worker';
 import { describe, expect, inject, it } from 'vitest';
-import { createQueueClient } from '../support/queue-client.js';
+import { createQueueClient, type QueueClient } from '../support/queue-client.js';
 import { MODELS, startWorkerProcess } from '../support/worker-process.js';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
@@ -13,6 +13,30 @@ const IRIS = [
   [6.3, 3.3, 6.0, 2.5],
   [5.8, 2.7, 5.1, 1.9],
 ];
+
+/** `count` one-row requests for the heavy model, enqueued at once. */
+function enqueueHeavyRows(client: QueueClient, count: number): Promise<JobResult>[] {
+  const row = encode(
+    createTensor('float32', [1, 512], new Float32Array(512).fill(0.02)),
+    'application/x-npy',
+  );
+  return Array.from({ length: count }, () => client.invoke(row.body, row.contentType));
+}
+
+/** Start another worker, wait for every pending answer, stop it. */
+async function drainWithSecondWorker(
+  args: string[],
+  redisUrl: string,
+  pending: Promise<JobResult>[],
+): Promise<JobResult[]> {
+  const second = await startWorkerProcess(args, redisUrl);
+  try {
+    return await Promise.all(pending);
+  } finally {
+    second.child.kill('SIGTERM');
+    await second.exited;
+  }
+}
 
 function bytes(result: JobResult): Buffer {
   if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
@@ -105,11 +129,7 @@ describe('the worker on a real Redis queue', () => {
     const first = await startWorkerProcess(args, redisUrl);
     const client = createQueueClient(redisUrl, queue);
     try {
-      const row = encode(
-        createTensor('float32', [1, 512], new Float32Array(512).fill(0.02)),
-        'application/x-npy',
-      );
-      const pending = Array.from({ length: 400 }, () => client.invoke(row.body, row.contentType));
+      const pending = enqueueHeavyRows(client, 400);
       // Kill it while it holds active jobs: some answered, many not yet.
       await expect
         .poll(() => client.replies.size, { timeout: 20_000, interval: 5 })
@@ -119,15 +139,9 @@ describe('the worker on a real Redis queue', () => {
       expect(await first.exited).toBe('SIGKILL');
       const answeredBeforeKill = client.replies.size;
       expect(answeredBeforeKill).toBeLessThan(400);
-      const second = await startWorkerProcess(args, redisUrl);
-      try {
-        const results = await Promise.all(pending);
-        expect(results.filter((r) => r.ok)).toHaveLength(400);
-        expect(client.replies.size).toBe(400);
-      } finally {
-        second.child.kill('SIGTERM');
-        await second.exited;
-      }
+      const results = await drainWithSecondWorker(args, redisUrl, pending);
+      expect(results.filter((r) => r.ok)).toHaveLength(400);
+      expect(client.replies.size).toBe(400);
     } finally {
       await client.close();
     }
@@ -148,11 +162,7 @@ describe('the worker on a real Redis queue', () => {
     const worker = await startWorkerProcess(args, redisUrl);
     const client = createQueueClient(redisUrl, queue);
     try {
-      const row = encode(
-        createTensor('float32', [1, 512], new Float32Array(512).fill(0.03)),
-        'application/x-npy',
-      );
-      const pending = Array.from({ length: 300 }, () => client.invoke(row.body, row.contentType));
+      const pending = enqueueHeavyRows(client, 300);
       await expect
         .poll(() => client.replies.size, { timeout: 20_000, interval: 5 })
         .toBeGreaterThan(0);
@@ -165,15 +175,9 @@ describe('the worker on a real Redis queue', () => {
       expect((jobs['completed'] ?? 0) + (jobs['waiting'] ?? 0)).toBe(300);
       expect(worker.output()).toContain('"msg":"stopped"');
       // A second worker takes the rest; every request is answered exactly once.
-      const second = await startWorkerProcess(args, redisUrl);
-      try {
-        const results = await Promise.all(pending);
-        expect(results.every((r) => r.ok)).toBe(true);
-        expect([...client.replies.values()].every((n) => n === 1)).toBe(true);
-      } finally {
-        second.child.kill('SIGTERM');
-        await second.exited;
-      }
+      const results = await drainWithSecondWorker(args, redisUrl, pending);
+      expect(results.every((r) => r.ok)).toBe(true);
+      expect([...client.replies.values()].every((n) => n === 1)).toBe(true);
     } finally {
       await client.close();
     }

@@ -76,7 +76,9 @@ export {
 } from './media-type/index.js';
 export type { MediaType, NegotiateOptions } from './media-type/index.js';
 export {
+  BIGINT_RANGES,
   DTYPES,
+  INTEGER_RANGES,
   TYPED_ARRAY_BY_DTYPE,
   bytesPerElement,
   canStack,

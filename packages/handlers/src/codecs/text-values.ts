@@ -1,24 +1,20 @@
 import { InferenceError } from '../errors/inference-error.js';
-import { TYPED_ARRAY_BY_DTYPE, type DataTypeMap, type DType } from '../tensor/dtype.js';
+import {
+  BIGINT_RANGES,
+  INTEGER_RANGES,
+  TYPED_ARRAY_BY_DTYPE,
+  type DataTypeMap,
+  type DType,
+} from '../tensor/dtype.js';
 import { halfToNumber, numberToHalf } from '../tensor/float16.js';
 import type { MediaType } from '../media-type/parse.js';
 
 // Shared by the text formats (JSON, CSV): turning leaves into typed storage with
 // range checks, and numbers back into text that parses to the same value.
 
-const INT_RANGE: Readonly<Partial<Record<DType, readonly [number, number]>>> = {
-  int8: [-128, 127],
-  int16: [-32768, 32767],
-  int32: [-2147483648, 2147483647],
-  uint8: [0, 255],
-  uint16: [0, 65535],
-  uint32: [0, 4294967295],
-};
+const INT_RANGE: Readonly<Partial<Record<DType, readonly [number, number]>>> = INTEGER_RANGES;
 
-const BIG_RANGE = {
-  int64: [-(2n ** 63n), 2n ** 63n - 1n],
-  uint64: [0n, 2n ** 64n - 1n],
-} as const;
+const BIG_RANGE = BIGINT_RANGES;
 
 const NUMBER_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const INTEGER_TEXT = /^[+-]?\d+$/;

@@ -117,3 +117,37 @@ export function isDType(value: unknown): value is DType {
 export function isBigIntDType(dtype: DType): dtype is 'int64' | 'uint64' {
   return dtype === 'int64' || dtype === 'uint64';
 }
+
+/**
+ * The values each integer dtype holds, for range checks when text or another
+ * dtype is turned into it.
+ *
+ * @example
+ * ```ts
+ * const [min, max] = INTEGER_RANGES.int8; // [-128, 127]
+ * ```
+ */
+export const INTEGER_RANGES: Readonly<
+  Record<'int8' | 'int16' | 'int32' | 'uint8' | 'uint16' | 'uint32', readonly [number, number]>
+> = Object.freeze({
+  int8: [-128, 127],
+  int16: [-32768, 32767],
+  int32: [-2147483648, 2147483647],
+  uint8: [0, 255],
+  uint16: [0, 65535],
+  uint32: [0, 4294967295],
+});
+
+/**
+ * The values of the 64-bit integer dtypes, as bigints.
+ *
+ * @example
+ * ```ts
+ * const [, max] = BIGINT_RANGES.uint64; // 18446744073709551615n
+ * ```
+ */
+export const BIGINT_RANGES: Readonly<Record<'int64' | 'uint64', readonly [bigint, bigint]>> =
+  Object.freeze({
+    int64: [-(2n ** 63n), 2n ** 63n - 1n],
+    uint64: [0n, 2n ** 64n - 1n],
+  });

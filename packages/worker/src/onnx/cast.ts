@@ -1,4 +1,6 @@
 import {
+  BIGINT_RANGES,
+  INTEGER_RANGES,
   InferenceError,
   TYPED_ARRAY_BY_DTYPE,
   createTensor,
@@ -10,18 +12,8 @@ import {
   type Tensor,
 } from '@switchyard/handlers';
 
-const INT_RANGE: Partial<Record<DType, readonly [number, number]>> = {
-  int8: [-128, 127],
-  int16: [-32768, 32767],
-  int32: [-2147483648, 2147483647],
-  uint8: [0, 255],
-  uint16: [0, 65535],
-  uint32: [0, 4294967295],
-};
-const BIG_RANGE: Partial<Record<DType, readonly [bigint, bigint]>> = {
-  int64: [-(2n ** 63n), 2n ** 63n - 1n],
-  uint64: [0n, 2n ** 64n - 1n],
-};
+const INT_RANGE: Partial<Record<DType, readonly [number, number]>> = INTEGER_RANGES;
+const BIG_RANGE: Partial<Record<DType, readonly [bigint, bigint]>> = BIGINT_RANGES;
 
 /**
  * Convert a tensor to the dtype a model input declares. Floats narrow freely (as
