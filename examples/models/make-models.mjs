@@ -2,7 +2,8 @@
 //   iris-v1/model.onnx      softmax regression trained on the Iris set
 //   iris-v2/model.onnx      a 4-16-3 MLP trained on the Iris set
 //   iris-custom/            iris-v2 plus code/inference.mjs with its own input/output
-//   heavy/model.onnx        a 512-2048-2048-512-10 MLP (~5.3 M weights) for benchmarks
+//   heavy/model.onnx        a 512-2048-2048-512-10 MLP (~6.3 M weights) for benchmarks
+//   two-in-two-out/         inputs a, b [N, 2]; outputs sum and product (multi-input models)
 // All take float32 [N, features] as "input" and give class probabilities [N, classes]
 // as "probabilities". Run: node examples/models/make-models.mjs (pnpm build does).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -143,6 +144,33 @@ write(
 );
 write('iris-v2/model.onnx', denseModel(foldStandardiser(v2.layers, scale), `${doc}; 4-16-3 MLP`));
 write('iris-custom/model.onnx', readFileSync(join(HERE, 'iris-v2/model.onnx')));
+
+// Two named inputs, two named outputs: how multi-input models are addressed.
+write(
+  'two-in-two-out/model.onnx',
+  onnx.ModelProto.encode(
+    onnx.ModelProto.create({
+      irVersion: 8,
+      producerName: 'switchyard-examples',
+      docString: 'sum = a + b, product = a * b, elementwise over [N, 2]',
+      opsetImport: [{ domain: '', version: 17 }],
+      graph: {
+        name: 'two-in-two-out',
+        node: [
+          onnx.NodeProto.create({ opType: 'Add', input: ['a', 'b'], output: ['sum'], name: 'add' }),
+          onnx.NodeProto.create({
+            opType: 'Mul',
+            input: ['a', 'b'],
+            output: ['product'],
+            name: 'mul',
+          }),
+        ],
+        input: [valueInfo('a', 2), valueInfo('b', 2)],
+        output: [valueInfo('sum', 2), valueInfo('product', 2)],
+      },
+    }),
+  ).finish(),
+);
 
 const random = prng(42);
 const sizes = [512, 2048, 2048, 512, 10];

@@ -88,6 +88,12 @@ describe('the worker on a real Redis queue', () => {
       expect(bad).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT', status: 400 } });
       const badJob = await client.queue.getJob(bad.requestId);
       expect(await badJob?.getState()).toBe('completed');
+      // The result also stays on the job, for a gateway whose reply came late.
+      expect(badJob?.returnvalue).toMatchObject({
+        ok: false,
+        requestId: bad.requestId,
+        error: { code: 'INVALID_INPUT' },
+      });
       expect(client.replies.get(bad.requestId)).toBe(1);
       for (const [i, result] of results.entries()) {
         const alone = await reference.invoke({

@@ -260,3 +260,70 @@ describe('a model directory with its own code/inference.mjs (iris-custom)', () =
     expect(csv).toMatchObject({ ok: false, error: { code: 'UNSUPPORTED_MEDIA_TYPE' } });
   });
 });
+
+describe('a model with two named inputs and two named outputs', () => {
+  let runtime: ModelRuntime;
+  beforeAll(async () => {
+    runtime = await createModelRuntime({
+      modelDir: join(MODELS, 'two-in-two-out'),
+      modelName: 'pair',
+      logger: silentLogger,
+      batching: { maxBatchSize: 16, maxDelayMs: 5 },
+    });
+  });
+  afterAll(() => runtime.close());
+
+  it('maps a JSON object and an NPZ archive to inputs by name, answering every output by name', async () => {
+    const json = await runtime.invoke(
+      request('{"a": [[1, 2]], "b": [[10, 20]]}', 'application/json'),
+    );
+    expect(JSON.parse(body(json))).toEqual({ sum: [[11, 22]], product: [[10, 40]] });
+    const npz = encode(
+      {
+        b: createTensor('float32', [2, 2], new Float32Array([1, 1, 2, 2])),
+        a: createTensor('float64', [2, 2], new Float64Array([3, 4, 5, 6])),
+      },
+      'application/x-npz',
+    );
+    const fromNpz = await runtime.invoke(request(npz.body, npz.contentType));
+    expect(JSON.parse(body(fromNpz))).toEqual({
+      sum: [
+        [4, 5],
+        [7, 8],
+      ],
+      product: [
+        [3, 4],
+        [10, 12],
+      ],
+    });
+  });
+
+  it('batches named inputs and splits every output back', async () => {
+    const results = await Promise.all(
+      [1, 2, 3, 4].map((n) =>
+        runtime.invoke(request(`{"a": [[${n}, ${n}]], "b": [[${n}, 1]]}`, 'application/json')),
+      ),
+    );
+    expect(results.some((r) => r.timings.batchSize > 1)).toBe(true);
+    results.forEach((r, i) => {
+      const n = i + 1;
+      expect(JSON.parse(body(r))).toEqual({ sum: [[2 * n, n + 1]], product: [[n * n, n]] });
+    });
+  });
+
+  it('names a missing input, and asks for names when one tensor is sent', async () => {
+    const missing = await runtime.invoke(request('{"a": [[1, 2]]}', 'application/json'));
+    expect(missing).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_INPUT', message: 'missing input "b" float32[N, 2]' },
+    });
+    const unnamed = await runtime.invoke(request('[[1, 2]]', 'application/json'));
+    expect(unnamed).toMatchObject({
+      ok: false,
+      error: {
+        code: 'INVALID_INPUT',
+        message: 'the model takes 2 inputs ("a", "b"): send them by name (JSON object or NPZ)',
+      },
+    });
+  });
+});
