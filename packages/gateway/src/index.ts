@@ -1,4 +1,16 @@
-// @switchyard/gateway: the Hono app, routing and backends. It builds on
-// @switchyard/handlers; its app lands with the gateway issue, and until then the
-// package only takes part in the build.
-export {};
+export type { Backend, BackendRequest, BackendResponse } from './backends/backend.js';
+export { createLocalBackend } from './backends/local.js';
+export {
+  ConfigError,
+  embeddedDefaultConfig,
+  loadGatewayConfig,
+  resolveGatewayConfig,
+} from './config/load.js';
+export { gatewayConfigSchema } from './config/schema.js';
+export type { GatewayConfig, ModelConfig, VariantConfig } from './config/schema.js';
+export { createApp } from './http/app.js';
+export type { AppDeps } from './http/app.js';
+export { closeRegistry, createModelRegistry } from './http/model-registry.js';
+export type { ModelRegistry, ModelState, VariantState } from './http/model-registry.js';
+export { chooseVariant } from './routing/choose-variant.js';
+export type { ChooseOptions, WeightedVariant } from './routing/choose-variant.js';

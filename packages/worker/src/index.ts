@@ -32,3 +32,6 @@ export {
   serveSageMaker,
 } from './server/sagemaker-server.js';
 export type { SageMakerServer } from './server/sagemaker-server.js';
+export { resolveModelSource } from './model-source/resolve-source.js';
+export type { ModelSourceOptions } from './model-source/resolve-source.js';
+export { UnsafeArchiveError, extractModelArchive } from './model-source/archive.js';

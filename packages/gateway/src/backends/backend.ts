@@ -1,0 +1,30 @@
+import type { InferenceErrorJSON } from '@switchyard/handlers';
+
+/** One inference request as the router hands it to a backend. */
+export interface BackendRequest {
+  readonly requestId: string;
+  readonly body: Uint8Array;
+  readonly contentType: string;
+  readonly accept: string | undefined;
+  readonly customAttributes: string | undefined;
+  /** Epoch ms. */
+  readonly deadline: number;
+}
+
+export type BackendResponse =
+  | {
+      readonly ok: true;
+      readonly body: Uint8Array;
+      readonly contentType: string;
+      readonly customAttributes?: string | undefined;
+    }
+  | { readonly ok: false; readonly error: InferenceErrorJSON };
+
+/** Where a variant's requests go: in process, a queue, or a SageMaker endpoint. */
+export interface Backend {
+  readonly type: 'local';
+  invoke(request: BackendRequest): Promise<BackendResponse>;
+  /** Whether the backend can take traffic now. */
+  healthy(): boolean;
+  close(): Promise<void>;
+}

@@ -1,0 +1,35 @@
+import type { HandlerLogger } from '@switchyard/handlers';
+import { resolveModelSource, startModelHost } from '@switchyard/worker';
+import type { Backend } from './backend.js';
+
+/**
+ * The worker runtime inside the gateway process (in its own thread): the embedded
+ * default, and the simplest way to serve a model without Redis.
+ */
+export async function createLocalBackend(options: {
+  modelName: string;
+  variant: string;
+  model: string;
+  maxBatchSize: number;
+  maxDelayMs: number;
+  logger: HandlerLogger;
+}): Promise<Backend> {
+  const host = await startModelHost({
+    modelDir: await resolveModelSource(options.model),
+    modelName: options.modelName,
+    variant: options.variant,
+    batching: { maxBatchSize: options.maxBatchSize, maxDelayMs: options.maxDelayMs },
+    logger: options.logger,
+  });
+  return {
+    type: 'local',
+    async invoke(request) {
+      const result = await host.invoke({ ...request, enqueuedAt: Date.now() });
+      return result.ok
+        ? { ok: true, body: result.body, contentType: result.contentType }
+        : { ok: false, error: result.error };
+    },
+    healthy: () => host.alive,
+    close: () => host.close(),
+  };
+}

@@ -1,0 +1,61 @@
+import { DEFAULT_CODECS } from '@switchyard/handlers';
+import { z } from 'zod';
+
+const SUPPORTED_TYPES = DEFAULT_CODECS.map((c) => c.mediaType);
+
+const localBackend = z.object({
+  type: z.literal('local'),
+  /** Model source for the in-process worker runtime (directory, model.tar.gz, s3://). */
+  model: z.string().min(1),
+  maxBatchSize: z.number().int().positive().default(32),
+  maxDelayMs: z.number().nonnegative().default(2),
+});
+
+const backend = z.discriminatedUnion('type', [localBackend]);
+
+const variant = z.object({
+  /** Relative share of traffic; SageMaker's rule: weight / sum of weights. */
+  weight: z.number().nonnegative(),
+  backend,
+});
+
+const model = z
+  .object({
+    variants: z
+      .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/), variant)
+      .refine((v) => Object.keys(v).length > 0, 'a model needs at least one variant'),
+    /** Content-Types the model accepts. @defaultValue every built-in codec */
+    contentTypes: z.array(z.string().min(1)).default(SUPPORTED_TYPES),
+    /** Accept types the model answers in. @defaultValue every built-in codec */
+    accepts: z.array(z.string().min(1)).default(SUPPORTED_TYPES),
+    /** Largest request body. @defaultValue 6 MB, SageMaker's real-time limit */
+    maxBodyBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(6 * 1024 * 1024),
+    /** Deadline of a request. @defaultValue 60 s, SageMaker's invocation limit */
+    timeoutMs: z.number().int().positive().default(60_000),
+    /** Header whose value pins a caller to one variant (consistent hashing on the weights). */
+    stickyHeader: z.string().min(1).optional(),
+  })
+  .refine((m) => Object.values(m.variants).some((v) => v.weight > 0), {
+    message: 'at least one variant needs a weight above 0',
+    path: ['variants'],
+  });
+
+export const gatewayConfigSchema = z.object({
+  server: z
+    .object({
+      /** @defaultValue `PORT`, else 8080 */
+      port: z.number().int().min(0).max(65535).default(8080),
+    })
+    .default({ port: 8080 }),
+  models: z
+    .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/), model)
+    .refine((m) => Object.keys(m).length > 0, 'configure at least one model'),
+});
+
+export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
+export type ModelConfig = GatewayConfig['models'][string];
+export type VariantConfig = ModelConfig['variants'][string];

@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import { serve } from '@hono/node-server';
+import { pino } from 'pino';
+import { ConfigError, embeddedDefaultConfig, loadGatewayConfig } from './config/load.js';
+import { createApp } from './http/app.js';
+import { closeRegistry, createModelRegistry } from './http/model-registry.js';
+
+const HELP = `switchyard-gateway: the Switchyard inference gateway.
+
+Usage:
+  switchyard-gateway [--config FILE] [--port N]
+
+  --config FILE   YAML or JSON configuration (env SWITCHYARD_CONFIG). Without one the
+                  embedded default serves the example model "iris" (variants v1, v2 at
+                  50/50) in this process: no Redis, no AWS.
+  --port N        listen port (env PORT; default 8080, or the configuration's server.port)
+  --help          this text`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { config: { type: 'string' }, port: { type: 'string' }, help: { type: 'boolean' } },
+    strict: true,
+  });
+  if (values.help === true) {
+    console.log(HELP);
+    return;
+  }
+  const configFile = values.config ?? process.env['SWITCHYARD_CONFIG'];
+  const portText = values.port ?? process.env['PORT'];
+  const config =
+    configFile === undefined
+      ? embeddedDefaultConfig(Number(portText ?? 8080))
+      : await loadGatewayConfig(configFile);
+  const port = portText === undefined ? config.server.port : Number(portText);
+  const logger = pino({ base: { service: 'switchyard-gateway' } });
+  const models = await createModelRegistry(config, logger);
+  const app = createApp({ models, logger });
+  const server = serve({ fetch: app.fetch, port }, (info: AddressInfo) => {
+    logger.info(
+      { port: info.port, models: [...models.keys()], config: configFile ?? 'embedded default' },
+      'gateway ready',
+    );
+    const [first] = models.keys();
+    if (first !== undefined) {
+      console.log(
+        `\nTry it:\n  curl -s localhost:${info.port}/endpoints/${first}/invocations \\\n` +
+          `    -H 'Content-Type: text/csv' -H 'Accept: application/json' \\\n` +
+          `    --data-binary $'5.1,3.5,1.4,0.2\\n6.3,3.3,6.0,2.5' -i\n`,
+      );
+    }
+  });
+  const stop = (signal: NodeJS.Signals): void => {
+    logger.info({ signal }, 'stopping');
+    server.close(() => {
+      void closeRegistry(models).then(() => process.exit(0));
+    });
+  };
+  process.once('SIGTERM', stop).once('SIGINT', stop);
+}
+
+main().catch((error: unknown) => {
+  console.error(`switchyard-gateway: ${error instanceof Error ? error.message : String(error)}`);
+  if (!(error instanceof ConfigError)) console.error('run with --help for usage');
+  process.exit(2);
+});
