@@ -16,6 +16,8 @@ export interface StartRedisOptions {
   command?: string;
   /** How long to wait for the first PONG. @defaultValue 10 000 ms */
   readyTimeoutMs?: number;
+  /** Listen here (to bring a stopped server back at the same address). @defaultValue a free port */
+  port?: number;
 }
 
 const MISSING_REDIS =
@@ -44,7 +46,7 @@ async function freePort(): Promise<number> {
  */
 export async function startRedisServer(options: StartRedisOptions = {}): Promise<RedisServer> {
   const { command = 'redis-server', readyTimeoutMs = 10_000 } = options;
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-redis-'));
   const child = spawn(
     command,

@@ -18,11 +18,16 @@ export type BackendResponse =
       readonly contentType: string;
       readonly customAttributes?: string | undefined;
     }
-  | { readonly ok: false; readonly error: InferenceErrorJSON };
+  | {
+      readonly ok: false;
+      readonly error: InferenceErrorJSON;
+      /** Seconds a client should wait before trying again (503 backpressure). */
+      readonly retryAfter?: number;
+    };
 
 /** Where a variant's requests go: in process, a queue, or a SageMaker endpoint. */
 export interface Backend {
-  readonly type: 'local';
+  readonly type: 'local' | 'queue';
   invoke(request: BackendRequest): Promise<BackendResponse>;
   /** Whether the backend can take traffic now. */
   healthy(): boolean;

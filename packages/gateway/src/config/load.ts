@@ -27,8 +27,14 @@ export function resolveGatewayConfig(raw: unknown, source = 'configuration'): Ga
   return parsed.data;
 }
 
-/** Read a YAML or JSON configuration file (JSON is YAML too) and validate it. */
-export async function loadGatewayConfig(file: string): Promise<GatewayConfig> {
+/**
+ * Read a YAML or JSON configuration file (JSON is YAML too) and validate it;
+ * `redisUrl` (from `REDIS_URL`) stands in for a missing `redis.url`.
+ */
+export async function loadGatewayConfig(
+  file: string,
+  fallbacks: { redisUrl?: string | undefined } = {},
+): Promise<GatewayConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -40,6 +46,14 @@ export async function loadGatewayConfig(file: string): Promise<GatewayConfig> {
     raw = parseYaml(text);
   } catch (error) {
     throw new ConfigError(file, [`not valid YAML or JSON: ${(error as Error).message}`]);
+  }
+  if (
+    fallbacks.redisUrl !== undefined &&
+    typeof raw === 'object' &&
+    raw !== null &&
+    !('redis' in raw)
+  ) {
+    raw = { ...raw, redis: { url: fallbacks.redisUrl } };
   }
   return resolveGatewayConfig(raw, file);
 }

@@ -11,7 +11,17 @@ const localBackend = z.object({
   maxDelayMs: z.number().nonnegative().default(2),
 });
 
-const backend = z.discriminatedUnion('type', [localBackend]);
+const queueBackend = z.object({
+  type: z.literal('queue'),
+  /** BullMQ queue the variant's workers consume. */
+  queue: z.string().min(1),
+  /** Waiting jobs beyond which requests get 503 with Retry-After at once. */
+  maxWaiting: z.number().int().positive().default(1000),
+  /** Attempts for a job whose worker finds its model unavailable. */
+  attempts: z.number().int().positive().default(3),
+});
+
+const backend = z.discriminatedUnion('type', [localBackend, queueBackend]);
 
 const variant = z.object({
   /** Relative share of traffic; SageMaker's rule: weight / sum of weights. */
@@ -45,6 +55,8 @@ const model = z
   });
 
 export const gatewayConfigSchema = z.object({
+  /** Redis for queue backends. @defaultValue `REDIS_URL` */
+  redis: z.object({ url: z.url({ protocol: /^rediss?$/ }) }).optional(),
   server: z
     .object({
       /** @defaultValue `PORT`, else 8080 */

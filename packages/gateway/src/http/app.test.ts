@@ -77,8 +77,9 @@ describe('an unmodified SageMaker Runtime client pointed at the gateway', () => 
     });
 
   it('invokes iris, honours TargetVariant and reports it back, with the direct answer', async () => {
+    const backend = embeddedDefaultConfig(0).models['iris']?.variants['v2']?.backend;
     const direct = await createModelRuntime({
-      modelDir: embeddedDefaultConfig(0).models['iris']?.variants['v2']?.backend.model ?? '',
+      modelDir: backend?.type === 'local' ? backend.model : '',
       modelName: 'iris',
       logger: silent,
     });

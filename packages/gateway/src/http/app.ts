@@ -160,7 +160,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
         'invocation',
       );
       const headers: Record<string, string> = { [H.invokedVariant]: variantName };
-      if (!response.ok) return errorResponse(response.error, requestId, format, headers);
+      if (!response.ok) {
+        if (response.retryAfter !== undefined) headers['Retry-After'] = String(response.retryAfter);
+        return errorResponse(response.error, requestId, format, headers);
+      }
       const echoed = response.customAttributes ?? customAttributes;
       if (echoed !== undefined) headers[H.customAttributes] = echoed;
       return new Response(response.body, {

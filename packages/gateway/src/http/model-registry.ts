@@ -1,6 +1,8 @@
 import type { HandlerLogger } from '@switchyard/handlers';
 import type { Backend } from '../backends/backend.js';
 import { createLocalBackend } from '../backends/local.js';
+import { createQueueBackend } from '../backends/queue.js';
+import { ReplyChannel } from '../backends/reply-channel.js';
 import type { GatewayConfig, ModelConfig } from '../config/schema.js';
 
 export interface VariantState {
@@ -15,27 +17,52 @@ export interface ModelState {
   readonly variants: Map<string, VariantState>;
 }
 
-export type ModelRegistry = ReadonlyMap<string, ModelState>;
+export type ModelRegistry = ReadonlyMap<string, ModelState> & {
+  /** Resources the backends share (the reply channel), closed with the registry. */
+  readonly shared?: { close(): Promise<void> }[];
+};
 
 /** Start every variant's backend; on any failure, close what started. */
 export async function createModelRegistry(
   config: GatewayConfig,
   logger: HandlerLogger,
 ): Promise<ModelRegistry> {
-  const registry = new Map<string, ModelState>();
+  const registry: Map<string, ModelState> & { shared: { close(): Promise<void> }[] } =
+    Object.assign(new Map<string, ModelState>(), { shared: [] as { close(): Promise<void> }[] });
+  let replies: ReplyChannel | undefined;
+  const replyChannel = (url: string): ReplyChannel => {
+    if (replies === undefined) {
+      replies = new ReplyChannel(url, logger);
+      registry.shared.push(replies);
+    }
+    return replies;
+  };
   try {
     for (const [name, model] of Object.entries(config.models)) {
       const variants = new Map<string, VariantState>();
       registry.set(name, { name, config: model, variants });
       for (const [variant, spec] of Object.entries(model.variants)) {
-        const backend = await createLocalBackend({
-          modelName: name,
-          variant,
-          model: spec.backend.model,
-          maxBatchSize: spec.backend.maxBatchSize,
-          maxDelayMs: spec.backend.maxDelayMs,
-          logger,
-        });
+        const b = spec.backend;
+        const backend =
+          b.type === 'local'
+            ? await createLocalBackend({
+                modelName: name,
+                variant,
+                model: b.model,
+                maxBatchSize: b.maxBatchSize,
+                maxDelayMs: b.maxDelayMs,
+                logger,
+              })
+            : await createQueueBackend({
+                redisUrl: config.redis?.url ?? '',
+                queue: b.queue,
+                modelName: name,
+                variant,
+                maxWaiting: b.maxWaiting,
+                attempts: b.attempts,
+                replies: replyChannel(config.redis?.url ?? ''),
+                logger,
+              });
         variants.set(variant, { name: variant, weight: spec.weight, backend });
       }
     }
@@ -50,4 +77,5 @@ export async function closeRegistry(registry: ModelRegistry): Promise<void> {
   await Promise.all(
     [...registry.values()].flatMap((m) => [...m.variants.values()].map((v) => v.backend.close())),
   );
+  await Promise.all((registry.shared ?? []).map((s) => s.close()));
 }

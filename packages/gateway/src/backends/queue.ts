@@ -1,0 +1,149 @@
+import {
+  InferenceError,
+  decodeJobResult,
+  encodeJobRequest,
+  toInferenceError,
+  type HandlerLogger,
+} from '@switchyard/handlers';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Backend, BackendResponse } from './backend.js';
+import type { ReplyChannel } from './reply-channel.js';
+
+export interface QueueBackendOptions {
+  readonly redisUrl: string;
+  readonly queue: string;
+  readonly modelName: string;
+  readonly variant: string;
+  /** More waiting jobs than this answer 503 with Retry-After at once. */
+  readonly maxWaiting: number;
+  /** BullMQ attempts for a job whose worker finds its model unavailable. */
+  readonly attempts: number;
+  readonly replies: ReplyChannel;
+  readonly logger: HandlerLogger;
+}
+
+const unavailable = (message: string, retryAfter?: number): BackendResponse => ({
+  ok: false,
+  error: new InferenceError('UNAVAILABLE', message).toJSON(),
+  ...(retryAfter === undefined ? {} : { retryAfter }),
+});
+
+/**
+ * Send requests to workers through a BullMQ queue and wait on this instance's
+ * reply channel; when a reply is late, the job's own state is looked up before
+ * giving up. With Redis unreachable, requests fail at once with 503 instead of
+ * queueing in memory until their deadline.
+ */
+export async function createQueueBackend(options: QueueBackendOptions): Promise<Backend> {
+  const connection = new Redis(options.redisUrl, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+  });
+  let connected = connection.status === 'ready';
+  connection.on('ready', () => (connected = true));
+  connection.on('close', () => (connected = false));
+  connection.on('error', () => undefined); // reported per request; ioredis reconnects
+  const queue = new Queue(options.queue, { connection });
+  queue.on('error', () => undefined);
+  // Start connected where Redis is up; where it is not, start anyway and answer 503.
+  await Promise.race([
+    new Promise((resolve) => connection.once('ready', resolve)),
+    new Promise((resolve) => setTimeout(resolve, 2_000)),
+  ]);
+
+  // The waiting count costs a round trip: read it at most every 100 ms.
+  let waiting = { count: 0, at: 0 };
+  const waitingCount = async (): Promise<number> => {
+    if (Date.now() - waiting.at > 100)
+      waiting = { count: await queue.getWaitingCount(), at: Date.now() };
+    return waiting.count;
+  };
+
+  return {
+    type: 'queue',
+    healthy: () => connected,
+    async invoke(request) {
+      if (!connected)
+        return unavailable(`queue "${options.queue}" is unreachable (Redis is down)`, 1);
+      try {
+        if ((await waitingCount()) >= options.maxWaiting) {
+          return unavailable(
+            `model "${options.modelName}" has ${options.maxWaiting} or more requests waiting`,
+            1,
+          );
+        }
+        const answer = options.replies.wait(request.requestId, request.deadline);
+        await queue
+          .add(
+            'invoke',
+            encodeJobRequest({
+              requestId: request.requestId,
+              model: options.modelName,
+              variant: options.variant,
+              contentType: request.contentType,
+              ...(request.accept === undefined ? {} : { accept: request.accept }),
+              ...(request.customAttributes === undefined
+                ? {}
+                : { customAttributes: request.customAttributes }),
+              body: request.body,
+              deadline: request.deadline,
+              enqueuedAt: Date.now(),
+              replyTo: options.replies.key,
+            }),
+            {
+              jobId: request.requestId,
+              attempts: options.attempts,
+              backoff: { type: 'exponential', delay: 100 },
+            },
+          )
+          .catch((error: unknown) => {
+            options.replies.forget(request.requestId);
+            throw error;
+          });
+        const result = (await answer) ?? (await lateLookup(queue, request.requestId));
+        if (result === undefined) {
+          return {
+            ok: false,
+            error: new InferenceError('TIMEOUT', 'no answer before the deadline').toJSON(),
+          };
+        }
+        return result.ok
+          ? {
+              ok: true,
+              body: result.body,
+              contentType: result.contentType,
+              customAttributes: result.customAttributes,
+            }
+          : { ok: false, error: result.error.toJSON() };
+      } catch (error) {
+        const inference = toInferenceError(error);
+        if (inference.code !== 'INTERNAL') return { ok: false, error: inference.toJSON() };
+        options.logger.warn(
+          { queue: options.queue, err: (error as Error).message },
+          'queue backend failed',
+        );
+        return unavailable(
+          `queue "${options.queue}" is unreachable: ${(error as Error).message}`,
+          1,
+        );
+      }
+    },
+    async close() {
+      await queue.close();
+      connection.disconnect();
+    },
+  };
+}
+
+/** A reply that never came may still be on the job; a job still waiting is withdrawn. */
+async function lateLookup(queue: Queue, jobId: string) {
+  const job = await queue.getJob(jobId);
+  if (job === undefined) return undefined;
+  if ((await job.getState()) === 'completed' && job.returnvalue !== undefined) {
+    return decodeJobResult(job.returnvalue);
+  }
+  await job.remove().catch(() => undefined); // an active job cannot be removed: its worker drops it past the deadline
+  return undefined;
+}

@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import { decodeJobResult, type HandlerLogger, type JobResult } from '@switchyard/handlers';
+import { Redis } from 'ioredis';
+
+/**
+ * This gateway instance's reply list: workers push each result onto it and one
+ * blocking connection pops them, waking the request that waits. One list per
+ * instance means a reply reaches only the gateway that asked (unlike BullMQ's
+ * QueueEvents, where every reader receives every event).
+ */
+export class ReplyChannel {
+  readonly key = `switchyard:replies:${randomUUID()}`;
+  private readonly connection: Redis;
+  private readonly waiting = new Map<string, (result: JobResult) => void>();
+  private running = true;
+  private readonly loop: Promise<void>;
+
+  constructor(
+    redisUrl: string,
+    private readonly logger: HandlerLogger,
+  ) {
+    this.connection = new Redis(redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+    this.connection.on('error', () => undefined); // reconnects by itself; failures show in requests
+    this.loop = this.listen();
+  }
+
+  /** Resolves with the reply, or `undefined` if none came before `deadline` (epoch ms). */
+  wait(requestId: string, deadline: number): Promise<JobResult | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(
+        () => {
+          this.waiting.delete(requestId);
+          resolve(undefined);
+        },
+        Math.max(0, deadline - Date.now()),
+      );
+      this.waiting.set(requestId, (result) => {
+        clearTimeout(timer);
+        resolve(result);
+      });
+    });
+  }
+
+  /** Stop waiting for a request (it failed before its job was queued). */
+  forget(requestId: string): void {
+    this.waiting.delete(requestId);
+  }
+
+  private async listen(): Promise<void> {
+    while (this.running) {
+      try {
+        const popped = await this.connection.blpop(this.key, 1);
+        if (popped === null) continue;
+        const result = decodeJobResult(JSON.parse(popped[1]));
+        const wake = this.waiting.get(result.requestId);
+        this.waiting.delete(result.requestId);
+        wake?.(result);
+      } catch (error) {
+        if (this.connection.status === 'end') return; // closed
+        this.logger.warn({ err: (error as Error).message }, 'reply channel read failed; retrying');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.running = false;
+    this.connection.disconnect();
+    await this.loop;
+  }
+}
