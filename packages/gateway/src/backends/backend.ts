@@ -23,11 +23,13 @@ export type BackendResponse =
       readonly error: InferenceErrorJSON;
       /** Seconds a client should wait before trying again (503 backpressure). */
       readonly retryAfter?: number;
+      /** Whether another variant may succeed; by default, whether the code is retryable. */
+      readonly retryable?: boolean;
     };
 
 /** Where a variant's requests go: in process, a queue, or a SageMaker endpoint. */
 export interface Backend {
-  readonly type: 'local' | 'queue';
+  readonly type: 'local' | 'queue' | 'sagemaker';
   invoke(request: BackendRequest): Promise<BackendResponse>;
   /** Whether the backend can take traffic now. */
   healthy(): boolean;

@@ -21,7 +21,20 @@ const queueBackend = z.object({
   attempts: z.number().int().positive().default(3),
 });
 
-const backend = z.discriminatedUnion('type', [localBackend, queueBackend]);
+const sagemakerBackend = z.object({
+  type: z.literal('sagemaker'),
+  endpointName: z.string().min(1),
+  /** @defaultValue `us-east-1` */
+  region: z.string().min(1).default('us-east-1'),
+  /** An endpoint URL other than AWS's own (VPC endpoint, emulator). */
+  endpoint: z.url().optional(),
+  /** Pin the endpoint's own production variant. */
+  targetVariant: z.string().min(1).optional(),
+  /** Model of a multi-model endpoint. */
+  targetModel: z.string().min(1).optional(),
+});
+
+const backend = z.discriminatedUnion('type', [localBackend, queueBackend, sagemakerBackend]);
 
 const variant = z.object({
   /** Relative share of traffic; SageMaker's rule: weight / sum of weights. */
@@ -46,12 +59,25 @@ const model = z
       .default(6 * 1024 * 1024),
     /** Deadline of a request. @defaultValue 60 s, SageMaker's invocation limit */
     timeoutMs: z.number().int().positive().default(60_000),
+    /** Variants to try, in order, when the chosen one fails in a retryable way. */
+    fallback: z.array(z.string().min(1)).default([]),
     /** Header whose value pins a caller to one variant (consistent hashing on the weights). */
     stickyHeader: z.string().min(1).optional(),
   })
   .refine((m) => Object.values(m.variants).some((v) => v.weight > 0), {
     message: 'at least one variant needs a weight above 0',
     path: ['variants'],
+  })
+  .superRefine((m, ctx) => {
+    m.fallback.forEach((name, i) => {
+      if (!(name in m.variants)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['fallback', i],
+          message: `no variant "${name}" in this model`,
+        });
+      }
+    });
   });
 
 export const gatewayConfigSchema = z.object({

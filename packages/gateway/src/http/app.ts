@@ -1,5 +1,6 @@
 import {
   InferenceError,
+  RETRYABLE_CODES,
   negotiate,
   parseMediaType,
   toInferenceError,
@@ -9,6 +10,7 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { z } from 'zod';
+import type { BackendResponse } from '../backends/backend.js';
 import { chooseVariant } from '../routing/choose-variant.js';
 import { errorResponse } from './errors.js';
 import type { ModelRegistry, ModelState } from './model-registry.js';
@@ -128,32 +130,52 @@ export function createApp(deps: AppDeps): Hono<Env> {
           `cannot answer Accept ${JSON.stringify(acceptHeader ?? '')} for model "${name}"; supported: ${model.config.accepts.join(', ')}`,
         );
       }
-      const variantName = chooseVariant([...model.variants.values()], {
-        targetVariant: c.req.header(H.targetVariant),
+      const targetVariant = c.req.header(H.targetVariant);
+      const chosen = chooseVariant([...model.variants.values()], {
+        targetVariant,
         stickyKey:
           model.config.stickyHeader === undefined
             ? undefined
             : c.req.header(model.config.stickyHeader),
       });
-      const variant = model.variants.get(variantName);
-      if (variant === undefined)
-        throw new InferenceError('INTERNAL', `variant ${variantName} vanished`);
       const customAttributes = c.req.header(H.customAttributes);
+      const body = new Uint8Array(await c.req.arrayBuffer());
+      const deadline = Date.now() + model.config.timeoutMs;
+      // An explicit target variant is honoured exactly; otherwise a retryable failure
+      // moves on through the model's fallback list while the deadline allows.
+      const order =
+        targetVariant === undefined
+          ? [chosen, ...model.config.fallback.filter((v) => v !== chosen)]
+          : [chosen];
+      let variantName = chosen;
+      let response: BackendResponse | undefined;
       const started = performance.now();
-      const response = await variant.backend.invoke({
-        requestId: c.req.header(H.inferenceId) ?? requestId,
-        body: new Uint8Array(await c.req.arrayBuffer()),
-        contentType,
-        accept,
-        customAttributes,
-        deadline: Date.now() + model.config.timeoutMs,
-      });
+      for (const candidate of order) {
+        const variant = model.variants.get(candidate);
+        if (variant === undefined || Date.now() >= deadline) break;
+        variantName = candidate;
+        response = await variant.backend.invoke({
+          requestId: c.req.header(H.inferenceId) ?? requestId,
+          body,
+          contentType,
+          accept,
+          customAttributes,
+          deadline,
+        });
+        if (response.ok || !(response.retryable ?? RETRYABLE_CODES.has(response.error.code))) break;
+        logger.warn(
+          { requestId, model: name, variant: candidate, code: response.error.code },
+          'variant failed; trying the next',
+        );
+      }
+      if (response === undefined)
+        throw new InferenceError('TIMEOUT', 'the deadline passed before any variant answered');
       logger.info(
         {
           requestId,
           model: name,
           variant: variantName,
-          backend: variant.backend.type,
+          backend: model.variants.get(variantName)?.backend.type,
           status: response.ok ? 200 : new InferenceError(response.error.code, '').status,
           ms: Math.round((performance.now() - started) * 100) / 100,
         },

@@ -2,6 +2,7 @@ import type { HandlerLogger } from '@switchyard/handlers';
 import type { Backend } from '../backends/backend.js';
 import { createLocalBackend } from '../backends/local.js';
 import { createQueueBackend } from '../backends/queue.js';
+import { createSageMakerBackend } from '../backends/sagemaker.js';
 import { ReplyChannel } from '../backends/reply-channel.js';
 import type { GatewayConfig, ModelConfig } from '../config/schema.js';
 
@@ -53,16 +54,25 @@ export async function createModelRegistry(
                 maxDelayMs: b.maxDelayMs,
                 logger,
               })
-            : await createQueueBackend({
-                redisUrl: config.redis?.url ?? '',
-                queue: b.queue,
-                modelName: name,
-                variant,
-                maxWaiting: b.maxWaiting,
-                attempts: b.attempts,
-                replies: replyChannel(config.redis?.url ?? ''),
-                logger,
-              });
+            : b.type === 'sagemaker'
+              ? createSageMakerBackend({
+                  endpointName: b.endpointName,
+                  region: b.region,
+                  endpoint: b.endpoint,
+                  targetVariant: b.targetVariant,
+                  targetModel: b.targetModel,
+                  logger,
+                })
+              : await createQueueBackend({
+                  redisUrl: config.redis?.url ?? '',
+                  queue: b.queue,
+                  modelName: name,
+                  variant,
+                  maxWaiting: b.maxWaiting,
+                  attempts: b.attempts,
+                  replies: replyChannel(config.redis?.url ?? ''),
+                  logger,
+                });
         variants.set(variant, { name: variant, weight: spec.weight, backend });
       }
     }
