@@ -14,3 +14,5 @@ export { closeRegistry, createModelRegistry } from './http/model-registry.js';
 export type { ModelRegistry, ModelState, VariantState } from './http/model-registry.js';
 export { chooseVariant } from './routing/choose-variant.js';
 export type { ChooseOptions, WeightedVariant } from './routing/choose-variant.js';
+export { startWeightSync } from './routing/weight-sync.js';
+export type { WeightSync } from './routing/weight-sync.js';

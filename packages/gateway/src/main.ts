@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { ConfigError, embeddedDefaultConfig, loadGatewayConfig } from './config/load.js';
 import { createApp } from './http/app.js';
 import { closeRegistry, createModelRegistry } from './http/model-registry.js';
+import { startWeightSync } from './routing/weight-sync.js';
 
 const HELP = `switchyard-gateway: the Switchyard inference gateway.
 
@@ -36,7 +37,11 @@ async function main(): Promise<void> {
   const port = portText === undefined ? config.server.port : Number(portText);
   const logger = pino({ base: { service: 'switchyard-gateway' } });
   const models = await createModelRegistry(config, logger);
-  const app = createApp({ models, logger });
+  const weights =
+    config.redis === undefined
+      ? undefined
+      : await startWeightSync(models, config.redis.url, logger);
+  const app = createApp({ models, logger, ...(weights === undefined ? {} : { weights }) });
   const server = serve({ fetch: app.fetch, port }, (info: AddressInfo) => {
     logger.info(
       { port: info.port, models: [...models.keys()], config: configFile ?? 'embedded default' },
@@ -54,7 +59,7 @@ async function main(): Promise<void> {
   const stop = (signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'stopping');
     server.close(() => {
-      void closeRegistry(models).then(() => process.exit(0));
+      void Promise.all([closeRegistry(models), weights?.close()]).then(() => process.exit(0));
     });
   };
   process.once('SIGTERM', stop).once('SIGINT', stop);

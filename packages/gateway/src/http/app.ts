@@ -12,6 +12,7 @@ import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { z } from 'zod';
 import type { BackendResponse } from '../backends/backend.js';
 import { chooseVariant } from '../routing/choose-variant.js';
+import type { WeightSync } from '../routing/weight-sync.js';
 import { errorResponse } from './errors.js';
 import type { ModelRegistry, ModelState } from './model-registry.js';
 
@@ -27,6 +28,8 @@ type Format = 'plain' | 'sagemaker';
 export interface AppDeps {
   readonly models: ModelRegistry;
   readonly logger: HandlerLogger;
+  /** Shares weight changes with other replicas (Redis); without it they stay local. */
+  readonly weights?: WeightSync;
 }
 
 function describeModel(model: ModelState) {
@@ -249,6 +252,20 @@ export function createApp(deps: AppDeps): Hono<Env> {
         requestId,
         'plain',
       );
+    }
+    if (deps.weights !== undefined) {
+      try {
+        await deps.weights.publish(model.name, weights);
+      } catch (error) {
+        return errorResponse(
+          {
+            code: 'UNAVAILABLE',
+            message: `cannot share the new weights: ${(error as Error).message}`,
+          },
+          requestId,
+          'plain',
+        );
+      }
     }
     for (const v of model.variants.values()) v.weight = weights[v.name] ?? v.weight;
     logger.info({ requestId, model: model.name, weights }, 'weights changed');
