@@ -42,6 +42,7 @@ export default defineConfig(
     languageOptions: {
       globals: {
         console: 'readonly',
+        fetch: 'readonly',
         performance: 'readonly',
         process: 'readonly',
         TextDecoder: 'readonly',
