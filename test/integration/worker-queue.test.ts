@@ -86,8 +86,11 @@ describe('the worker on a real Redis queue', () => {
       // A client error is an answer, not a job failure: answered once, never retried.
       const bad = await client.invoke('1,2,3', 'text/csv', { attempts: 3 });
       expect(bad).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT', status: 400 } });
+      // The reply goes out just before the job is marked completed: wait for that.
+      await expect
+        .poll(async () => (await client.queue.getJob(bad.requestId))?.getState())
+        .toBe('completed');
       const badJob = await client.queue.getJob(bad.requestId);
-      expect(await badJob?.getState()).toBe('completed');
       // The result also stays on the job, for a gateway whose reply came late.
       expect(badJob?.returnvalue).toMatchObject({
         ok: false,

@@ -30,6 +30,7 @@ export type BackendResponse =
 /** Where a variant's requests go: in process, a queue, or a SageMaker endpoint. */
 export interface Backend {
   readonly type: 'local' | 'queue' | 'sagemaker';
+  /** Must leave `request.body` usable: the router may send it again (fallback, shadow). */
   invoke(request: BackendRequest): Promise<BackendResponse>;
   /** Whether the backend can take traffic now. */
   healthy(): boolean;

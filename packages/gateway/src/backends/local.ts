@@ -24,7 +24,13 @@ export async function createLocalBackend(options: {
   return {
     type: 'local',
     async invoke(request) {
-      const result = await host.invoke({ ...request, enqueuedAt: Date.now() });
+      // The model thread takes ownership of the bytes it is given; the router may
+      // still need them (fallback, shadow), so it gets a copy.
+      const result = await host.invoke({
+        ...request,
+        body: new Uint8Array(request.body),
+        enqueuedAt: Date.now(),
+      });
       return result.ok
         ? { ok: true, body: result.body, contentType: result.contentType }
         : { ok: false, error: result.error };

@@ -59,6 +59,10 @@ const model = z
       .default(6 * 1024 * 1024),
     /** Deadline of a request. @defaultValue 60 s, SageMaker's invocation limit */
     timeoutMs: z.number().int().positive().default(60_000),
+    /** Copy a sampled share of answered traffic to this variant and score its answers. */
+    shadow: z
+      .object({ variant: z.string().min(1), sampleRate: z.number().min(0).max(1) })
+      .optional(),
     /** Variants to try, in order, when the chosen one fails in a retryable way. */
     fallback: z.array(z.string().min(1)).default([]),
     /** Header whose value pins a caller to one variant (consistent hashing on the weights). */
@@ -69,6 +73,13 @@ const model = z
     path: ['variants'],
   })
   .superRefine((m, ctx) => {
+    if (m.shadow !== undefined && !(m.shadow.variant in m.variants)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['shadow', 'variant'],
+        message: `no variant "${m.shadow.variant}" in this model`,
+      });
+    }
     m.fallback.forEach((name, i) => {
       if (!(name in m.variants)) {
         ctx.addIssue({

@@ -10,7 +10,7 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { z } from 'zod';
-import type { BackendResponse } from '../backends/backend.js';
+import type { BackendRequest, BackendResponse } from '../backends/backend.js';
 import { chooseVariant } from '../routing/choose-variant.js';
 import type { WeightSync } from '../routing/weight-sync.js';
 import { errorResponse } from './errors.js';
@@ -41,6 +41,7 @@ function describeModel(model: ModelState) {
     accepts: model.config.accepts,
     maxBodyBytes: model.config.maxBodyBytes,
     stickyHeader: model.config.stickyHeader ?? null,
+    shadow: model.shadow?.report() ?? null,
     variants: variants.map((v) => ({
       name: v.name,
       weight: v.weight,
@@ -152,27 +153,33 @@ export function createApp(deps: AppDeps): Hono<Env> {
           : [chosen];
       let variantName = chosen;
       let response: BackendResponse | undefined;
+      let sent: BackendRequest | undefined;
       const started = performance.now();
       for (const candidate of order) {
         const variant = model.variants.get(candidate);
         if (variant === undefined || Date.now() >= deadline) break;
         variantName = candidate;
-        response = await variant.backend.invoke({
+        sent = {
           requestId: c.req.header(H.inferenceId) ?? requestId,
           body,
           contentType,
           accept,
           customAttributes,
           deadline,
-        });
+        };
+        response = await variant.backend.invoke(sent);
         if (response.ok || !(response.retryable ?? RETRYABLE_CODES.has(response.error.code))) break;
         logger.warn(
           { requestId, model: name, variant: candidate, code: response.error.code },
           'variant failed; trying the next',
         );
       }
-      if (response === undefined)
+      if (response === undefined || sent === undefined) {
         throw new InferenceError('TIMEOUT', 'the deadline passed before any variant answered');
+      }
+      if (model.shadow !== undefined && model.shadow.variant !== variantName) {
+        model.shadow.offer(sent, response);
+      }
       logger.info(
         {
           requestId,

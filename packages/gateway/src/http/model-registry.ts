@@ -4,6 +4,7 @@ import { createLocalBackend } from '../backends/local.js';
 import { createQueueBackend } from '../backends/queue.js';
 import { createSageMakerBackend } from '../backends/sagemaker.js';
 import { ReplyChannel } from '../backends/reply-channel.js';
+import { Shadow } from '../routing/shadow.js';
 import type { GatewayConfig, ModelConfig } from '../config/schema.js';
 
 export interface VariantState {
@@ -16,6 +17,8 @@ export interface ModelState {
   readonly name: string;
   readonly config: ModelConfig;
   readonly variants: Map<string, VariantState>;
+  /** Set when the model copies traffic to a shadow variant. */
+  shadow?: Shadow;
 }
 
 export type ModelRegistry = ReadonlyMap<string, ModelState> & {
@@ -74,6 +77,11 @@ export async function createModelRegistry(
                   logger,
                 });
         variants.set(variant, { name: variant, weight: spec.weight, backend });
+      }
+      const shadowed = model.shadow === undefined ? undefined : variants.get(model.shadow.variant);
+      const state = registry.get(name);
+      if (state !== undefined && model.shadow !== undefined && shadowed !== undefined) {
+        state.shadow = new Shadow(model.shadow.variant, model.shadow.sampleRate, shadowed.backend);
       }
     }
   } catch (error) {
