@@ -36,10 +36,21 @@ const sagemakerBackend = z.object({
 
 const backend = z.discriminatedUnion('type', [localBackend, queueBackend, sagemakerBackend]);
 
+const guard = z.object({
+  /** Share of requests failing with 424 or above that takes the variant out. */
+  maxErrorRate: z.number().min(0).max(1).default(0.1),
+  maxP95Ms: z.number().positive().default(10_000),
+  windowMs: z.number().int().positive().default(60_000),
+  minRequests: z.number().int().positive().default(20),
+  cooldownMs: z.number().int().positive().default(30_000),
+});
+
 const variant = z.object({
   /** Relative share of traffic; SageMaker's rule: weight / sum of weights. */
   weight: z.number().nonnegative(),
   backend,
+  /** Canary guard: out of rotation while its error rate or p95 breaks a bound. */
+  guard: guard.optional(),
 });
 
 const model = z

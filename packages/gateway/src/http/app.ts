@@ -48,8 +48,22 @@ function describeModel(model: ModelState) {
       share: total > 0 ? v.weight / total : 0,
       backend: v.backend.type,
       healthy: v.backend.healthy(),
+      guard: v.guard?.report() ?? null,
     })),
   };
+}
+
+/**
+ * The variants with the weights routing uses: a variant its canary guard has
+ * taken out counts as weight 0, unless that would leave no variant at all.
+ */
+function routable(model: ModelState): { name: string; weight: number }[] {
+  const all = [...model.variants.values()];
+  const guarded = all.map((v) => ({
+    name: v.name,
+    weight: v.guard?.inRotation === false ? 0 : v.weight,
+  }));
+  return guarded.some((v) => v.weight > 0) ? guarded : all;
 }
 
 const weightsBody = z.object({ weights: z.record(z.string(), z.number().nonnegative()) });
@@ -135,7 +149,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
         );
       }
       const targetVariant = c.req.header(H.targetVariant);
-      const chosen = chooseVariant([...model.variants.values()], {
+      const chosen = chooseVariant(routable(model), {
         targetVariant,
         stickyKey:
           model.config.stickyHeader === undefined
@@ -167,7 +181,12 @@ export function createApp(deps: AppDeps): Hono<Env> {
           customAttributes,
           deadline,
         };
+        const callStarted = performance.now();
         response = await variant.backend.invoke(sent);
+        variant.guard?.record({
+          code: response.ok ? undefined : response.error.code,
+          ms: performance.now() - callStarted,
+        });
         if (response.ok || !(response.retryable ?? RETRYABLE_CODES.has(response.error.code))) break;
         logger.warn(
           { requestId, model: name, variant: candidate, code: response.error.code },

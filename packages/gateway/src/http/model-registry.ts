@@ -4,6 +4,7 @@ import { createLocalBackend } from '../backends/local.js';
 import { createQueueBackend } from '../backends/queue.js';
 import { createSageMakerBackend } from '../backends/sagemaker.js';
 import { ReplyChannel } from '../backends/reply-channel.js';
+import { CanaryGuard } from '../routing/canary-guard.js';
 import { Shadow } from '../routing/shadow.js';
 import type { GatewayConfig, ModelConfig } from '../config/schema.js';
 
@@ -11,6 +12,7 @@ export interface VariantState {
   readonly name: string;
   weight: number;
   readonly backend: Backend;
+  readonly guard?: CanaryGuard;
 }
 
 export interface ModelState {
@@ -76,7 +78,21 @@ export async function createModelRegistry(
                   replies: replyChannel(config.redis?.url ?? ''),
                   logger,
                 });
-        variants.set(variant, { name: variant, weight: spec.weight, backend });
+        const guard =
+          spec.guard === undefined
+            ? undefined
+            : new CanaryGuard(spec.guard, (why) => {
+                logger.warn(
+                  { model: name, variant, why },
+                  'canary guard took the variant out of rotation',
+                );
+              });
+        variants.set(variant, {
+          name: variant,
+          weight: spec.weight,
+          backend,
+          ...(guard === undefined ? {} : { guard }),
+        });
       }
       const shadowed = model.shadow === undefined ? undefined : variants.get(model.shadow.variant);
       const state = registry.get(name);
