@@ -41,7 +41,12 @@ async function main(): Promise<void> {
     config.redis === undefined
       ? undefined
       : await startWeightSync(models, config.redis.url, logger);
-  const app = createApp({ models, logger, ...(weights === undefined ? {} : { weights }) });
+  const app = createApp({
+    models,
+    logger,
+    ...(weights === undefined ? {} : { weights }),
+    ...(config.admin === undefined ? {} : { adminKeySha256: config.admin.keySha256 }),
+  });
   const server = serve({ fetch: app.fetch, port }, (info: AddressInfo) => {
     logger.info(
       { port: info.port, models: [...models.keys()], config: configFile ?? 'embedded default' },

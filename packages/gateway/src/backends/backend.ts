@@ -1,4 +1,4 @@
-import type { InferenceErrorJSON } from '@switchyard/handlers';
+import { InferenceError, type InferenceErrorJSON } from '@switchyard/handlers';
 
 /** One inference request as the router hands it to a backend. */
 export interface BackendRequest {
@@ -9,6 +9,8 @@ export interface BackendRequest {
   readonly customAttributes: string | undefined;
   /** Epoch ms. */
   readonly deadline: number;
+  /** `X-Amzn-SageMaker-Target-Model`: the model of a multi-model endpoint. */
+  readonly targetModel?: string | undefined;
 }
 
 export type BackendResponse =
@@ -35,4 +37,15 @@ export interface Backend {
   /** Whether the backend can take traffic now. */
   healthy(): boolean;
   close(): Promise<void>;
+}
+
+/** The answer of a variant that serves one model to a request naming a target model. */
+export function singleModelOnly(model: string): BackendResponse {
+  return {
+    ok: false,
+    error: new InferenceError(
+      'INVALID_INPUT',
+      `X-Amzn-SageMaker-Target-Model names a model of a multi-model endpoint; this variant of "${model}" serves one model`,
+    ).toJSON(),
+  };
 }

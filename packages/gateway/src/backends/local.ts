@@ -1,6 +1,6 @@
 import type { HandlerLogger } from '@switchyard/handlers';
 import { resolveModelSource, startModelHost } from '@switchyard/worker';
-import type { Backend } from './backend.js';
+import { singleModelOnly, type Backend } from './backend.js';
 
 /**
  * The worker runtime inside the gateway process (in its own thread): the embedded
@@ -24,6 +24,7 @@ export async function createLocalBackend(options: {
   return {
     type: 'local',
     async invoke(request) {
+      if (request.targetModel !== undefined) return singleModelOnly(options.modelName);
       // The model thread takes ownership of the bytes it is given; the router may
       // still need them (fallback, shadow), so it gets a copy.
       const result = await host.invoke({

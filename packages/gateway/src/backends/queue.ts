@@ -7,7 +7,7 @@ import {
 } from '@switchyard/handlers';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { Backend, BackendResponse } from './backend.js';
+import { singleModelOnly, type Backend, type BackendResponse } from './backend.js';
 import type { ReplyChannel } from './reply-channel.js';
 
 export interface QueueBackendOptions {
@@ -65,6 +65,7 @@ export async function createQueueBackend(options: QueueBackendOptions): Promise<
     type: 'queue',
     healthy: () => connected,
     async invoke(request) {
+      if (request.targetModel !== undefined) return singleModelOnly(options.modelName);
       if (!connected)
         return unavailable(`queue "${options.queue}" is unreachable (Redis is down)`, 1);
       try {

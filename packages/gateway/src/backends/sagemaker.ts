@@ -92,7 +92,9 @@ export function createSageMakerBackend(options: SageMakerBackendOptions): Backen
             ...(options.targetVariant === undefined
               ? {}
               : { TargetVariant: options.targetVariant }),
-            ...(options.targetModel === undefined ? {} : { TargetModel: options.targetModel }),
+            ...((request.targetModel ?? options.targetModel) === undefined
+              ? {}
+              : { TargetModel: request.targetModel ?? options.targetModel }),
             InferenceId: request.requestId.slice(0, 64),
           }),
           { abortSignal: AbortSignal.timeout(Math.max(1, request.deadline - Date.now())) },

@@ -103,6 +103,16 @@ const model = z
   });
 
 export const gatewayConfigSchema = z.object({
+  /**
+   * Bearer keys for admin routes, stored as SHA-256 hex digests of the keys
+   * (`printf %s "$KEY" | sha256sum`). Without any, admin routes are open, as in the
+   * embedded default.
+   */
+  admin: z
+    .object({
+      keySha256: z.array(z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest')).min(1),
+    })
+    .optional(),
   /** Redis for queue backends. @defaultValue `REDIS_URL` */
   redis: z.object({ url: z.url({ protocol: /^rediss?$/ }) }).optional(),
   server: z

@@ -194,6 +194,18 @@ describe.each([
     expect(chunked.body).toContain('"code":"PAYLOAD_TOO_LARGE"');
   });
 
+  it('400 for a target model on a variant that serves one model', async () => {
+    const message = await expectError(
+      await post(path, ROWS, {
+        'Content-Type': 'text/csv',
+        'X-Amzn-SageMaker-Target-Model': 'other.tar.gz',
+      }),
+      400,
+      'INVALID_INPUT',
+    );
+    expect(message).toContain('serves one model');
+  });
+
   it('200 with the variant it chose', async () => {
     const response = await post(path, ROWS, { 'Content-Type': 'text/csv', Accept: 'text/csv' });
     expect(response.status).toBe(200);

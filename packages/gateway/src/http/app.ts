@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   InferenceError,
   RETRYABLE_CODES,
@@ -7,6 +8,8 @@ import {
   type HandlerLogger,
 } from '@switchyard/handlers';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { bearerAuth } from 'hono/bearer-auth';
+import { HTTPException } from 'hono/http-exception';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { z } from 'zod';
@@ -19,6 +22,7 @@ import type { ModelRegistry, ModelState } from './model-registry.js';
 const H = {
   customAttributes: 'X-Amzn-SageMaker-Custom-Attributes',
   targetVariant: 'X-Amzn-SageMaker-Target-Variant',
+  targetModel: 'X-Amzn-SageMaker-Target-Model',
   inferenceId: 'X-Amzn-SageMaker-Inference-Id',
   invokedVariant: 'x-Amzn-Invoked-Production-Variant',
 } as const;
@@ -27,6 +31,8 @@ type Format = 'plain' | 'sagemaker';
 
 export interface AppDeps {
   readonly models: ModelRegistry;
+  /** SHA-256 hex digests of the admin bearer keys; admin routes are open without. */
+  readonly adminKeySha256?: readonly string[];
   readonly logger: HandlerLogger;
   /** Shares weight changes with other replicas (Redis); without it they stay local. */
   readonly weights?: WeightSync;
@@ -51,6 +57,18 @@ function describeModel(model: ModelState) {
       guard: v.guard?.report() ?? null,
     })),
   };
+}
+
+/** Bearer auth against stored key digests, answering in our error shape. */
+function adminOnly(digests: readonly string[] | undefined): MiddlewareHandler<Env> {
+  if (digests === undefined || digests.length === 0) return async (_c, next) => next();
+  const stored = digests.map((d) => Buffer.from(d, 'hex'));
+  return bearerAuth({
+    verifyToken: (token) => {
+      const digest = createHash('sha256').update(token).digest();
+      return stored.some((s) => s.length === digest.length && timingSafeEqual(s, digest));
+    },
+  });
 }
 
 /**
@@ -180,6 +198,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
           accept,
           customAttributes,
           deadline,
+          targetModel: c.req.header(H.targetModel),
         };
         const callStarted = performance.now();
         response = await variant.backend.invoke(sent);
@@ -241,7 +260,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }
     return c.json(describeModel(model));
   });
-  app.put('/v1/models/:name/weights', async (c) => {
+  app.put('/v1/models/:name/weights', adminOnly(deps.adminKeySha256), async (c) => {
     const requestId = requestIdOf(c);
     const model = models.get(c.req.param('name'));
     if (model === undefined) {
@@ -306,6 +325,19 @@ export function createApp(deps: AppDeps): Hono<Env> {
     return unready.length === 0
       ? c.json({ status: 'ready' })
       : c.json({ status: 'unavailable', models: unready }, 503);
+  });
+  // Hono's bearer auth answers with an HTTPException; give it our error shape.
+  app.onError((error, c) => {
+    if (error instanceof HTTPException && error.status === 401) {
+      return errorResponse(
+        { code: 'UNAUTHORIZED', message: 'admin routes need Authorization: Bearer <admin key>' },
+        requestIdOf(c),
+        'plain',
+        { 'WWW-Authenticate': error.getResponse().headers.get('WWW-Authenticate') ?? 'Bearer' },
+      );
+    }
+    logger.error({ requestId: requestIdOf(c), err: error.message }, 'unhandled error');
+    return errorResponse({ code: 'INTERNAL', message: 'internal error' }, requestIdOf(c), 'plain');
   });
   app.notFound((c) =>
     errorResponse(

@@ -7,6 +7,8 @@ import {
 /** SageMaker Runtime's error names, which AWS SDK clients turn into typed exceptions. */
 const SAGEMAKER_ERROR_TYPE: Readonly<Record<InferenceErrorCode, string>> = {
   INVALID_INPUT: 'ValidationError',
+  UNAUTHORIZED: 'UnrecognizedClientException',
+  FORBIDDEN: 'AccessDeniedException',
   NOT_FOUND: 'ValidationError',
   NOT_ACCEPTABLE: 'ValidationError',
   PAYLOAD_TOO_LARGE: 'ValidationError',

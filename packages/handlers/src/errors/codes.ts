@@ -10,6 +10,8 @@
  */
 export const INFERENCE_ERROR_CODES = [
   'INVALID_INPUT',
+  'UNAUTHORIZED',
+  'FORBIDDEN',
   'NOT_FOUND',
   'NOT_ACCEPTABLE',
   'PAYLOAD_TOO_LARGE',
@@ -23,7 +25,8 @@ export const INFERENCE_ERROR_CODES = [
 
 export type InferenceErrorCode = (typeof INFERENCE_ERROR_CODES)[number];
 
-export type InferenceErrorStatus = 400 | 404 | 406 | 413 | 415 | 424 | 429 | 500 | 503 | 504;
+export type InferenceErrorStatus =
+  400 | 401 | 403 | 404 | 406 | 413 | 415 | 424 | 429 | 500 | 503 | 504;
 
 /**
  * HTTP status for each code. Typed as a full `Record` so that a new code without a
@@ -37,6 +40,8 @@ export type InferenceErrorStatus = 400 | 404 | 406 | 413 | 415 | 424 | 429 | 500
 export const HTTP_STATUS_BY_CODE: Readonly<Record<InferenceErrorCode, InferenceErrorStatus>> =
   Object.freeze({
     INVALID_INPUT: 400,
+    UNAUTHORIZED: 401,
+    FORBIDDEN: 403,
     NOT_FOUND: 404,
     NOT_ACCEPTABLE: 406,
     PAYLOAD_TOO_LARGE: 413,

@@ -9,6 +9,8 @@ describe('InferenceError', () => {
     );
     expect(statuses).toEqual({
       INVALID_INPUT: 400,
+      UNAUTHORIZED: 401,
+      FORBIDDEN: 403,
       NOT_FOUND: 404,
       NOT_ACCEPTABLE: 406,
       PAYLOAD_TOO_LARGE: 413,
