@@ -240,6 +240,21 @@ describe('registry routes', () => {
     expect((await put({ weights: { v9: 1 } })).status).toBe(400);
     expect((await put({ weights: { v1: 0, v2: 0 } })).status).toBe(400);
     expect((await put({ nonsense: true })).status).toBe(400);
+    const asText = await app.request('/v1/models/iris/weights', {
+      method: 'PUT',
+      body: '{"weights": {"v1": 1}}',
+      headers: { 'Content-Type': 'text/plain' },
+    });
+    expect(asText.status).toBe(415);
+    expect(
+      (
+        await app.request('/v1/models/nope/weights', {
+          method: 'PUT',
+          body: '{}',
+          headers: { 'Content-Type': 'application/json' },
+        })
+      ).status,
+    ).toBe(404);
     const changed = await put({ weights: { v1: 0 } });
     expect(await changed.json()).toMatchObject({
       variants: [

@@ -270,6 +270,13 @@ export function createApp(deps: AppDeps): Hono<Env> {
         'plain',
       );
     }
+    if (parseMediaType(c.req.header('Content-Type') ?? '')?.essence !== 'application/json') {
+      return errorResponse(
+        { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the weights as application/json' },
+        requestId,
+        'plain',
+      );
+    }
     const parsed = weightsBody.safeParse(await c.req.json().catch(() => undefined));
     if (!parsed.success) {
       return errorResponse(
