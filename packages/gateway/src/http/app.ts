@@ -1,7 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   InferenceError,
-  RETRYABLE_CODES,
   negotiate,
   parseMediaType,
   toInferenceError,
@@ -13,9 +12,8 @@ import { HTTPException } from 'hono/http-exception';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { z } from 'zod';
-import type { BackendRequest, BackendResponse } from '../backends/backend.js';
-import { chooseVariant } from '../routing/choose-variant.js';
 import type { WeightSync } from '../routing/weight-sync.js';
+import { dispatch } from './dispatch.js';
 import { errorResponse } from './errors.js';
 import type { ModelRegistry, ModelState } from './model-registry.js';
 
@@ -69,19 +67,6 @@ function adminOnly(digests: readonly string[] | undefined): MiddlewareHandler<En
       return stored.some((s) => s.length === digest.length && timingSafeEqual(s, digest));
     },
   });
-}
-
-/**
- * The variants with the weights routing uses: a variant its canary guard has
- * taken out counts as weight 0, unless that would leave no variant at all.
- */
-function routable(model: ModelState): { name: string; weight: number }[] {
-  const all = [...model.variants.values()];
-  const guarded = all.map((v) => ({
-    name: v.name,
-    weight: v.guard?.inRotation === false ? 0 : v.weight,
-  }));
-  return guarded.some((v) => v.weight > 0) ? guarded : all;
 }
 
 const weightsBody = z.object({ weights: z.record(z.string(), z.number().nonnegative()) });
@@ -166,58 +151,26 @@ export function createApp(deps: AppDeps): Hono<Env> {
           `cannot answer Accept ${JSON.stringify(acceptHeader ?? '')} for model "${name}"; supported: ${model.config.accepts.join(', ')}`,
         );
       }
-      const targetVariant = c.req.header(H.targetVariant);
-      const chosen = chooseVariant(routable(model), {
-        targetVariant,
-        stickyKey:
-          model.config.stickyHeader === undefined
-            ? undefined
-            : c.req.header(model.config.stickyHeader),
-      });
       const customAttributes = c.req.header(H.customAttributes);
-      const body = new Uint8Array(await c.req.arrayBuffer());
-      const deadline = Date.now() + model.config.timeoutMs;
-      // An explicit target variant is honoured exactly; otherwise a retryable failure
-      // moves on through the model's fallback list while the deadline allows.
-      const order =
-        targetVariant === undefined
-          ? [chosen, ...model.config.fallback.filter((v) => v !== chosen)]
-          : [chosen];
-      let variantName = chosen;
-      let response: BackendResponse | undefined;
-      let sent: BackendRequest | undefined;
       const started = performance.now();
-      for (const candidate of order) {
-        const variant = model.variants.get(candidate);
-        if (variant === undefined || Date.now() >= deadline) break;
-        variantName = candidate;
-        sent = {
+      const { variant: variantName, response } = await dispatch(
+        model,
+        {
           requestId: c.req.header(H.inferenceId) ?? requestId,
-          body,
+          logId: requestId,
+          body: new Uint8Array(await c.req.arrayBuffer()),
           contentType,
           accept,
           customAttributes,
-          deadline,
           targetModel: c.req.header(H.targetModel),
-        };
-        const callStarted = performance.now();
-        response = await variant.backend.invoke(sent);
-        variant.guard?.record({
-          code: response.ok ? undefined : response.error.code,
-          ms: performance.now() - callStarted,
-        });
-        if (response.ok || !(response.retryable ?? RETRYABLE_CODES.has(response.error.code))) break;
-        logger.warn(
-          { requestId, model: name, variant: candidate, code: response.error.code },
-          'variant failed; trying the next',
-        );
-      }
-      if (response === undefined || sent === undefined) {
-        throw new InferenceError('TIMEOUT', 'the deadline passed before any variant answered');
-      }
-      if (model.shadow !== undefined && model.shadow.variant !== variantName) {
-        model.shadow.offer(sent, response);
-      }
+          targetVariant: c.req.header(H.targetVariant),
+          stickyKey:
+            model.config.stickyHeader === undefined
+              ? undefined
+              : c.req.header(model.config.stickyHeader),
+        },
+        logger,
+      );
       logger.info(
         {
           requestId,

@@ -1,0 +1,74 @@
+import { InferenceError, RETRYABLE_CODES, type HandlerLogger } from '@switchyard/handlers';
+import type { BackendRequest, BackendResponse } from '../backends/backend.js';
+import { chooseVariant } from '../routing/choose-variant.js';
+import type { ModelState } from './model-registry.js';
+
+/** One validated request, as every entry point (sync now, async later) hands it over. */
+export interface DispatchRequest extends Omit<BackendRequest, 'deadline'> {
+  readonly targetVariant: string | undefined;
+  readonly stickyKey: string | undefined;
+  /** The gateway's own id for logs (the backend gets `requestId`). */
+  readonly logId: string;
+}
+
+export interface Dispatched {
+  readonly variant: string;
+  readonly response: BackendResponse;
+}
+
+/**
+ * The variants with the weights routing uses: a variant its canary guard has
+ * taken out counts as weight 0, unless that would leave no variant at all.
+ */
+function routable(model: ModelState): { name: string; weight: number }[] {
+  const all = [...model.variants.values()];
+  const guarded = all.map((v) => ({
+    name: v.name,
+    weight: v.guard?.inRotation === false ? 0 : v.weight,
+  }));
+  return guarded.some((v) => v.weight > 0) ? guarded : all;
+}
+
+/**
+ * Route one request to a model's variants: choose one (target, sticky key or
+ * weights), call its backend, move on through the fallback list on retryable
+ * failures while the deadline allows (never away from an explicit target), feed
+ * each variant's canary guard, and offer the answered request to the shadow.
+ */
+export async function dispatch(
+  model: ModelState,
+  request: DispatchRequest,
+  logger: HandlerLogger,
+): Promise<Dispatched> {
+  const { targetVariant, stickyKey, logId, ...backendRequest } = request;
+  const chosen = chooseVariant(routable(model), { targetVariant, stickyKey });
+  const deadline = Date.now() + model.config.timeoutMs;
+  const order =
+    targetVariant === undefined
+      ? [chosen, ...model.config.fallback.filter((v) => v !== chosen)]
+      : [chosen];
+  const sent: BackendRequest = { ...backendRequest, deadline };
+  let answered: Dispatched | undefined;
+  for (const candidate of order) {
+    const variant = model.variants.get(candidate);
+    if (variant === undefined || Date.now() >= deadline) break;
+    const started = performance.now();
+    const response = await variant.backend.invoke(sent);
+    variant.guard?.record({
+      code: response.ok ? undefined : response.error.code,
+      ms: performance.now() - started,
+    });
+    answered = { variant: candidate, response };
+    if (response.ok || !(response.retryable ?? RETRYABLE_CODES.has(response.error.code))) break;
+    logger.warn(
+      { requestId: logId, model: model.name, variant: candidate, code: response.error.code },
+      'variant failed; trying the next',
+    );
+  }
+  if (answered === undefined)
+    throw new InferenceError('TIMEOUT', 'the deadline passed before any variant answered');
+  if (model.shadow !== undefined && model.shadow.variant !== answered.variant) {
+    model.shadow.offer(sent, answered.response);
+  }
+  return answered;
+}
