@@ -37,6 +37,7 @@ export type {
   HandlerLogger,
   HandlerOutput,
   InputFn,
+  InvocationRequest,
   InvokeOptions,
   InvokeRequest,
   LoadContext,

@@ -1,14 +1,11 @@
-import { InferenceError, type InferenceErrorJSON } from '@switchyard/handlers';
+import {
+  InferenceError,
+  type InferenceErrorJSON,
+  type InvocationRequest,
+} from '@switchyard/handlers';
 
 /** One inference request as the router hands it to a backend. */
-export interface BackendRequest {
-  readonly requestId: string;
-  readonly body: Uint8Array;
-  readonly contentType: string;
-  readonly accept: string | undefined;
-  readonly customAttributes: string | undefined;
-  /** Epoch ms. */
-  readonly deadline: number;
+export interface BackendRequest extends InvocationRequest {
   /** `X-Amzn-SageMaker-Target-Model`: the model of a multi-model endpoint. */
   readonly targetModel?: string | undefined;
 }

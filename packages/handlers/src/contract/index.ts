@@ -31,3 +31,4 @@ export {
 export type { InvokeOptions, InvokeRequest } from './invoke.js';
 export { HANDLER_FUNCTION_NAMES, HandlerDefinitionError, resolveHandler } from './resolve.js';
 export type { HandlerDefaults, ResolveHandlerOptions, ResolvedHandler } from './resolve.js';
+export type { InvocationRequest } from './request.js';

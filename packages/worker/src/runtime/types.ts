@@ -1,14 +1,7 @@
-import type { InferenceErrorJSON } from '@switchyard/handlers';
+import type { InferenceErrorJSON, InvocationRequest } from '@switchyard/handlers';
 
 /** One inference request as the runtime takes it (from the queue or HTTP). */
-export interface RuntimeRequest {
-  readonly requestId: string;
-  readonly body: Uint8Array;
-  readonly contentType: string;
-  readonly accept: string | undefined;
-  readonly customAttributes: string | undefined;
-  /** Epoch ms; a request still waiting then is dropped, never computed. */
-  readonly deadline: number;
+export interface RuntimeRequest extends InvocationRequest {
   /** Epoch ms the request entered the system (for queue-wait figures). */
   readonly enqueuedAt: number;
 }
