@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DTYPES, TYPED_ARRAY_BY_DTYPE, type DType } from '../tensor/dtype.js';
 import { createTensor, isTensor, type Tensor } from '../tensor/tensor.js';
+import type { MediaType } from '../media-type/parse.js';
 import type { Decoded } from './codec.js';
 import { csvCodec } from './csv.js';
 import { errorOf, mediaType, throwsOnlyInferenceErrors } from '../../test/helpers.js';
@@ -64,6 +65,59 @@ describe('CSV decode', () => {
     expect(errorOf(() => decodeCsv('')).message).toBe('CSV body is empty');
     expect(errorOf(() => decodeCsv('\n\n')).message).toBe('CSV body is empty');
     expect(errorOf(() => decodeCsv('1,2\n\n3,4\n')).message).toBe('CSV line 2 is empty');
+    expect(errorOf(() => decodeCsv('1,2\r\n  \r\n3,4')).details).toEqual({ line: 2 });
+    const withHeader = mediaType('text/csv; header=present');
+    expect(errorOf(() => decodeCsv('', undefined, withHeader)).message).toBe('CSV body is empty');
+    expect(errorOf(() => decodeCsv('a,b\n\n', undefined, withHeader)).message).toBe(
+      'CSV body has a header line but no rows',
+    );
+  });
+
+  it('counts lines from the top of the body, header included, for errors', () => {
+    const withHeader = mediaType('text/csv; header=PRESENT');
+    const error = errorOf(() => decodeCsv('x,y\n1,2\n3,abc\n', undefined, withHeader));
+    expect(error.message).toBe(
+      'CSV line 3, column 2: "abc" is not a valid float32 (expected a number, got the string "abc")',
+    );
+    expect(error.details).toEqual({ line: 3, column: 2 });
+    expect(decodeCsv('1,2', undefined, mediaType('text/csv; header=absent')).shape).toEqual([1, 2]);
+  });
+
+  it.each([
+    ['1,2\n3,"4', 2, 2, '"\\"4"'],
+    ['1,2e', 1, 2, '"2e"'],
+    ['0x10', 1, 1, '"0x10"'],
+    ['1, infinite ', 1, 2, '"infinite"'],
+    ['constructor', 1, 1, '"constructor"'],
+    ['1,2,3\n4,  ,6', 2, 2, '""'],
+  ])('%j → 400 at line %i, column %i', (text, line, column, cell) => {
+    const error = errorOf(() => decodeCsv(text));
+    expect(error.code).toBe('INVALID_INPUT');
+    expect(error.message).toContain(`CSV line ${line}, column ${column}: ${cell} is not a valid`);
+    expect(error.details).toEqual({ line, column });
+  });
+
+  it('reads spellings of NaN and infinity case-insensitively for floats only', () => {
+    const t = decodeCsv('NaN,INF,-inf,+Infinity,"nan"');
+    expect([...(t.data as Float32Array)]).toEqual([NaN, Infinity, -Infinity, Infinity, NaN]);
+    expect(errorOf(() => decodeCsv('nan', 'int32')).details).toEqual({ line: 1, column: 1 });
+    expect(errorOf(() => decodeCsv('inf', 'int64')).details).toEqual({ line: 1, column: 1 });
+  });
+
+  it('respects maxDecodedBytes', () => {
+    const body = new TextEncoder().encode('1,2\n3,4\n');
+    const at = (maxDecodedBytes: number, dtype?: DType) =>
+      csvCodec.decode(body, CSV, { dtype, maxDecodedBytes });
+    expect(isTensor(at(16))).toBe(true);
+    expect(errorOf(() => at(15)).message).toBe('CSV of 2 × 2 values is over the 15-byte limit');
+    expect(errorOf(() => at(16, 'float64')).code).toBe('INVALID_INPUT');
+    expect(isTensor(at(4, 'uint8'))).toBe(true);
+    // A wide first line over many one-cell lines claims more cells than the body has bytes.
+    const claim = new TextEncoder().encode(`${'1,'.repeat(4999)}1\n${'1\n'.repeat(5000)}`);
+    const error = errorOf(() =>
+      csvCodec.decode(claim, CSV, { dtype: 'uint8', maxDecodedBytes: 2 ** 30 }),
+    );
+    expect(error.message).toBe('CSV line 2 has 1 columns, expected 5000 (as on line 1)');
   });
 
   it('casts to a requested dtype: exact int64, bool, range checks', () => {
@@ -84,6 +138,34 @@ describe('CSV decode', () => {
     ]);
   });
 
+  it('reads 64-bit integers exactly from their digits, and integral decimals up to 2^53', () => {
+    expect([...(decodeCsv('18446744073709551615,"0"', 'uint64').data as BigUint64Array)]).toEqual([
+      2n ** 64n - 1n,
+      0n,
+    ]);
+    expect([...(decodeCsv('1e3,-2.0,+7', 'int64').data as BigInt64Array)]).toEqual([
+      1000n,
+      -2n,
+      7n,
+    ]);
+    expect(errorOf(() => decodeCsv('1,1e20', 'int64')).message).toBe(
+      'CSV line 1, column 2: "1e20" is not a valid int64 (1e20 is not exact beyond ±2^53: write int64 values this large as integer digits)',
+    );
+    expect(errorOf(() => decodeCsv('1.5', 'int64')).message).toContain('expected an integer');
+    expect(errorOf(() => decodeCsv('-1', 'uint64')).message).toContain(
+      '-1 is outside the uint64 range [0, 18446744073709551615]',
+    );
+    expect(errorOf(() => decodeCsv('1.5', 'int16')).message).toContain('1.5 is not an integer');
+  });
+
+  it('reads bools as true/false/1/0 in any case, and refuses the string dtype', () => {
+    expect([...(decodeCsv('TRUE,False, 1 ,"0"', 'bool').data as Uint8Array)]).toEqual([1, 0, 1, 0]);
+    expect(errorOf(() => decodeCsv('2', 'bool')).message).toContain('expected true, false, 1 or 0');
+    expect(errorOf(() => decodeCsv('a', 'string')).message).toBe(
+      'CSV holds numbers only; strings are not supported',
+    );
+  });
+
   it('refuses a charset other than UTF-8 with 415', () => {
     const error = errorOf(() =>
       csvCodec.decode(new Uint8Array([0x31]), mediaType('text/csv; charset=utf-16'), {
@@ -92,6 +174,22 @@ describe('CSV decode', () => {
       }),
     );
     expect(error.status).toBe(415);
+    expect(error.message).toContain('charset=utf-16');
+    const utf8 = mediaType('text/csv; charset="UTF-8"; header=absent');
+    expect(
+      csvCodec.decode(new Uint8Array([0x31]), utf8, { dtype: undefined, maxDecodedBytes: 4 }),
+    ).toMatchObject({ shape: [1, 1] });
+    expect(csvCodec.matches(mediaType('Text/CSV'))).toBe(true);
+    expect(csvCodec.matches(mediaType('text/plain'))).toBe(false);
+  });
+
+  it('refuses invalid UTF-8 and skips a byte order mark', () => {
+    const opts = { dtype: undefined, maxDecodedBytes: 64 };
+    expect(errorOf(() => csvCodec.decode(new Uint8Array([0x31, 0xff]), CSV, opts)).message).toBe(
+      'CSV body is not valid UTF-8',
+    );
+    const bom = new Uint8Array([0xef, 0xbb, 0xbf, 0x31, 0x2c, 0x32]);
+    expect(csvCodec.decode(bom, CSV, opts)).toMatchObject({ shape: [1, 2] });
   });
 });
 
@@ -105,6 +203,23 @@ describe('CSV encode', () => {
     expect(encodeCsv({ only: createTensor('bool', [1, 2], new Uint8Array([1, 0])) })).toBe('1,0\n');
   });
 
+  it('writes floats as their shortest exact text, bools as 1/0, and reads them back', () => {
+    const floats = createTensor('float32', [1, 4], new Float32Array([1 / 3, -0, Infinity, -1e-45]));
+    expect(encodeCsv(floats)).toBe('0.33333334,-0,inf,-1e-45\n');
+    const bools = createTensor('bool', [2, 2], new Uint8Array([1, 0, 0, 1]));
+    expect(encodeCsv(bools)).toBe('1,0\n0,1\n');
+    expect([...(decodeCsv(encodeCsv(bools), 'bool').data as Uint8Array)]).toEqual([1, 0, 0, 1]);
+    const big = createTensor('int64', [2], new BigInt64Array([-(2n ** 63n), 2n ** 63n - 1n]));
+    expect(encodeCsv(big)).toBe('-9223372036854775808\n9223372036854775807\n');
+    // A 1-D output comes back as one column, one prediction per row.
+    expect(decodeCsv(encodeCsv(big), 'int64')).toMatchObject({ shape: [2, 1] });
+  });
+
+  it('refuses to write what canEncode turned down', () => {
+    const cube = createTensor('float32', [1, 1, 1], new Float32Array(1));
+    expect(errorOf(() => csvCodec.encode(cube, CSV)).code).toBe('INTERNAL');
+  });
+
   it('offers itself only for values CSV can hold', () => {
     expect(csvCodec.canEncode(createTensor('float32', [1, 1, 1], new Float32Array(1)))).toBe(false);
     expect(csvCodec.canEncode(createTensor('float32', [2, 0], new Float32Array(0)))).toBe(false);
@@ -114,6 +229,9 @@ describe('CSV encode', () => {
       b: createTensor('float32', [1], new Float32Array(1)),
     };
     expect(csvCodec.canEncode(pair)).toBe(false);
+    expect(csvCodec.canEncode({ a: pair.a })).toBe(true);
+    expect(csvCodec.canEncode(createTensor('uint64', [], new BigUint64Array(1)))).toBe(true);
+    expect(csvCodec.canEncode(createTensor('float16', [0], new Uint16Array(0)))).toBe(true);
   });
 });
 
@@ -158,18 +276,34 @@ describe('CSV properties', () => {
     );
   });
 
-  it('arbitrary bytes and strings throw only InferenceError', () => {
-    const only = (body: Uint8Array): boolean =>
+  it('arbitrary bytes and strings throw only InferenceError, for any dtype and header', () => {
+    const typeArb = fc.constantFrom(CSV, mediaType('text/csv; header=present'));
+    const dtypeArb = fc.option(fc.constantFrom(...DTYPES), { nil: undefined });
+    const only = (body: Uint8Array, type: MediaType, dtype: DType | undefined): boolean =>
       throwsOnlyInferenceErrors(() =>
-        csvCodec.decode(body, CSV, { dtype: undefined, maxDecodedBytes: 1 << 20 }),
+        csvCodec.decode(body, type, { dtype, maxDecodedBytes: 1 << 20 }),
       );
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), only), { numRuns: 1500 });
-    fc.assert(
-      fc.property(
-        fc.string({ unit: fc.constantFrom('1', '.', ',', '\n', '\r', '"', ' ', 'e', '-', 'x') }),
-        (s) => only(new TextEncoder().encode(s)),
-      ),
-      { numRuns: 1500 },
+    const text = (arb: fc.Arbitrary<string>) => arb.map((t) => new TextEncoder().encode(t));
+    const cells = fc.constantFrom(
+      '1',
+      '.',
+      ',',
+      '\n',
+      '\r',
+      '"',
+      ' ',
+      'e',
+      '-',
+      'x',
+      'nan',
+      'true',
     );
+    for (const bodies of [
+      fc.uint8Array({ maxLength: 256 }),
+      text(fc.string()),
+      text(fc.string({ unit: cells })),
+    ]) {
+      fc.assert(fc.property(bodies, typeArb, dtypeArb, only), { numRuns: 1000 });
+    }
   });
 });

@@ -15,20 +15,23 @@ function decodeCsv(body: Uint8Array, hasHeader: boolean, options: ResolvedDecode
   const lines = decodeUtf8(body, 'CSV').split('\n');
   // One final newline (or several blank lines) ends the file; blank lines inside it do not.
   while (lines.length > 0 && (lines[lines.length - 1] ?? '').trim() === '') lines.pop();
+  if (lines.length === 0) throw invalid('CSV body is empty');
   const first = hasHeader ? 1 : 0;
   const rows = lines.length - first;
-  if (rows <= 0)
-    throw invalid(hasHeader ? 'CSV body has a header but no rows' : 'CSV body is empty');
+  if (rows === 0) throw invalid('CSV body has a header line but no rows');
   const dtype = options.dtype ?? 'float32';
   if (dtype === 'string') throw invalid('CSV holds numbers only; strings are not supported');
   const cols = splitCells(lines[first] ?? '').length;
   const count = rows * cols;
-  if (count * bytesPerElement(dtype) > options.maxDecodedBytes) {
+  // Every good cell takes at least a byte, so more cells than bytes means a bad row
+  // further down: find it without allocating for the shape the first line claims.
+  const plausible = count <= body.length;
+  if (plausible && count * bytesPerElement(dtype) > options.maxDecodedBytes) {
     throw invalid(
       `CSV of ${rows} × ${cols} values is over the ${options.maxDecodedBytes}-byte limit`,
     );
   }
-  const writer = createLeafWriter(dtype, count);
+  const writer = createLeafWriter(dtype, plausible ? count : 1);
   let next = 0;
   for (let index = first; index < lines.length; index++) {
     const line = index + 1;
@@ -38,28 +41,22 @@ function decodeCsv(body: Uint8Array, hasHeader: boolean, options: ResolvedDecode
     if (cells.length !== cols) {
       throw invalid(
         `CSV line ${line} has ${cells.length} columns, expected ${cols} (as on line ${first + 1})`,
-        {
-          line,
-          columns: cells.length,
-          expected: cols,
-        },
+        { line, columns: cells.length, expected: cols },
       );
     }
     for (const [c, cell] of cells.entries()) {
-      const problem = cell === '' ? 'empty cell' : writer.set(next, cell);
+      const problem = cell === '' ? 'empty cell' : writer.set(plausible ? next : 0, cell);
       if (problem !== undefined) {
         const column = c + 1;
         throw invalid(
           `CSV line ${line}, column ${column}: ${JSON.stringify(cell)} is not a valid ${dtype} (${problem})`,
-          {
-            line,
-            column,
-          },
+          { line, column },
         );
       }
       next++;
     }
   }
+  if (!plausible) throw invalid('CSV rows do not match'); // unreachable, see `plausible`
   return { dtype, shape: [rows, cols], data: writer.data };
 }
 
@@ -83,10 +80,20 @@ function single(value: Decoded): Tensor | undefined {
   return tensors.length === 1 ? tensors[0] : undefined;
 }
 
+function canEncodeCsv(value: Decoded): boolean {
+  const tensor = single(value);
+  if (tensor === undefined || tensor.dtype === 'string' || tensor.shape.length > 2) return false;
+  // Rows of zero columns would be empty lines, which read back as nothing.
+  return tensor.shape.length < 2 || (tensor.shape[1] ?? 0) > 0;
+}
+
 /** One line per row; a 1-D tensor gives one value per line (one prediction per input row). */
 function encodeCsv(value: Decoded): Uint8Array {
   const tensor = single(value);
-  if (tensor === undefined) throw new InferenceError('INTERNAL', 'CSV holds one tensor');
+  // The registry asks canEncode first; this guards direct callers from silent garbage.
+  if (tensor === undefined || !canEncodeCsv(value)) {
+    throw new InferenceError('INTERNAL', 'CSV holds one tensor of rank 0 to 2 of numbers');
+  }
   const base = elementFormatter(tensor.dtype, CSV_SPECIAL);
   const format =
     tensor.dtype === 'bool' ? (v: number | bigint | string) => (v === 0 ? '0' : '1') : base;
@@ -117,10 +124,6 @@ export const csvCodec: Codec = {
     checkCharset(type);
     return decodeCsv(body, type.params['header']?.toLowerCase() === 'present', options);
   },
-  canEncode: (value) => {
-    const tensor = single(value);
-    if (tensor === undefined || tensor.dtype === 'string' || tensor.shape.length > 2) return false;
-    return tensor.shape.length < 2 || (tensor.shape[1] ?? 0) > 0;
-  },
+  canEncode: canEncodeCsv,
   encode: encodeCsv,
 };

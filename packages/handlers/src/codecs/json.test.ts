@@ -90,15 +90,66 @@ describe('JSON decode', () => {
   it('refuses invalid JSON, invalid UTF-8 and another charset', () => {
     expect(errorOf(() => decodeJson('[[1, 2]')).message).toMatch(/^invalid JSON: /);
     const latin1 = new Uint8Array([0x5b, 0xe9, 0x5d]);
-    expect(
-      errorOf(() => jsonCodec.decode(latin1, JSON_TYPE, { dtype: undefined, maxDecodedBytes: 100 }))
-        .message,
-    ).toBe('JSON body is not valid UTF-8');
-    const iso = mediaType('application/json; charset=iso-8859-1');
-    expect(
-      errorOf(() => jsonCodec.decode(latin1, iso, { dtype: undefined, maxDecodedBytes: 100 }))
-        .status,
-    ).toBe(415);
+    const decodeAs = (type: string) =>
+      jsonCodec.decode(latin1, mediaType(type), { dtype: undefined, maxDecodedBytes: 100 });
+    expect(errorOf(() => decodeAs('application/json')).message).toBe(
+      'JSON body is not valid UTF-8',
+    );
+    const wrongCharset = errorOf(() => decodeAs('application/json; charset=iso-8859-1'));
+    expect(wrongCharset.status).toBe(415);
+    expect(wrongCharset.message).toContain('charset=iso-8859-1');
+    // Charset names are case-insensitive.
+    expect(errorOf(() => decodeAs('application/json; charset="UTF-8"')).status).toBe(400);
+  });
+
+  it('matches application/json only', () => {
+    expect(jsonCodec.matches(mediaType('Application/JSON'))).toBe(true);
+    expect(jsonCodec.matches(mediaType('text/json'))).toBe(false);
+    expect(jsonCodec.matches(mediaType('application/problem+json'))).toBe(false);
+  });
+
+  it.each([
+    ['null', '$', 'expected a number or a boolean, got null'],
+    ['"x"', '$', 'got the string "x"'],
+    ['{}', '$', 'expected inputs, got an empty object'],
+    ['{"inputs": {}}', '$.inputs', 'expected inputs, got an empty object'],
+    ['{"a": {"b": [1]}}', '$.a', 'got an object'],
+    ['{"0": ["x"]}', '$["0"][0]', 'got the string "x"'],
+    ['[[[1], [2]], [[3], 4]]', '$[1][1]', 'expected an array of 1, got number 4'],
+  ])('%s → 400 at %s', (text, path, message) => {
+    const error = errorOf(() => decodeJson(text));
+    expect(error.code).toBe('INVALID_INPUT');
+    expect(error.message).toContain(message);
+    expect(error.details).toEqual({ path });
+  });
+
+  it('treats an object with more keys than the wrapper as named inputs', () => {
+    const value = decodeJson('{"instances": [1], "extra": [2, 3]}') as Record<string, Tensor>;
+    expect(Object.keys(value)).toEqual(['instances', 'extra']);
+    expect(tensor('"NaN"')).toMatchObject({ dtype: 'float32', shape: [] });
+  });
+
+  it('refuses bodies that would decode past maxDecodedBytes, counting all inputs together', () => {
+    const decodeWithLimit = (text: string, maxDecodedBytes: number, dtype?: DType) =>
+      jsonCodec.decode(new TextEncoder().encode(text), JSON_TYPE, { dtype, maxDecodedBytes });
+    expect(isTensor(decodeWithLimit('[1, 2, 3]', 12))).toBe(true);
+    const single = errorOf(() => decodeWithLimit('[1, 2, 3, 4]', 12));
+    expect(single.code).toBe('INVALID_INPUT');
+    expect(single.message).toBe(
+      'input of 4 float32 elements (16 bytes) would exceed the 12-byte limit on decoded data at $',
+    );
+    expect(errorOf(() => decodeWithLimit('[1, 2]', 12, 'float64')).message).toContain('16 bytes');
+    // First rows that claim [1000, 1000, 1000] in a few kilobytes: the error is the
+    // ragged row, found without allocating a gigabyte for the claimed shape.
+    const zeros = ', 0'.repeat(999);
+    const claim = `[[[1${', 1'.repeat(999)}]${zeros}]${zeros}]`;
+    expect(errorOf(() => decodeWithLimit(claim, 2 ** 30, 'uint8')).message).toBe(
+      'ragged array: expected an array of 1000, got number 0 at $[0][1]',
+    );
+    // Each input fits on its own, both together do not.
+    expect(errorOf(() => decodeWithLimit('{"a": [1, 2], "b": [3, 4]}', 12)).details).toEqual({
+      path: '$.b',
+    });
   });
 
   it('refuses nesting deeper than any model input, without overflowing the stack', () => {
@@ -122,6 +173,31 @@ describe('JSON decode', () => {
     expect([...(tensor('[true, 0, 1]', 'bool').data as Uint8Array)]).toEqual([1, 0, 1]);
     expect(tensor('["a", "b"]', 'string').data as string[]).toEqual(['a', 'b']);
     expect(halfToNumber((tensor('[0.5]', 'float16').data as Uint16Array)[0] ?? 0)).toBe(0.5);
+  });
+
+  it('names the range, or the precision limit, for 64-bit integers', () => {
+    expect(errorOf(() => tensor('[[0, -1]]', 'uint64')).message).toBe(
+      '-1 is outside the uint64 range [0, 18446744073709551615] at $[0][1]',
+    );
+    expect([...(tensor('[-9007199254740991]', 'int64').data as BigInt64Array)]).toEqual([
+      -9007199254740991n,
+    ]);
+    const error = errorOf(() => tensor('{"ids": [1, 18446744073709551615]}', 'uint64'));
+    expect(error.message).toContain('beyond ±2^53, where JSON numbers lose precision');
+    expect(error.message).toContain('as NPY at $.ids[1]');
+    expect(errorOf(() => tensor('["7"]', 'int64')).message).toContain('the string "7"');
+    expect(errorOf(() => tensor('[2.5]', 'int64')).message).toContain('expected an integer');
+  });
+
+  it('allows strings only for the string dtype, and NaN strings only for floats', () => {
+    expect(errorOf(() => tensor('[1, "a"]', 'string')).message).toBe(
+      'expected a string, got number 1 at $[0]',
+    );
+    expect(errorOf(() => tensor('["true"]', 'bool')).details).toEqual({ path: '$[0]' });
+    expect(errorOf(() => tensor('["NaN"]', 'int32')).message).toContain('the string "NaN"');
+    expect(errorOf(() => tensor('[true, 2]', 'bool')).message).toContain('got number 2');
+    expect(errorOf(() => tensor('[true]', 'float32')).message).toContain('got boolean true');
+    expect((tensor('["NaN", "-Infinity"]', 'float16').data as Uint16Array)[1]).toBe(0xfc00);
   });
 
   it('reads "NaN" and the infinities as floats, since JSON has no literal for them', () => {
@@ -158,6 +234,28 @@ describe('JSON encode', () => {
     expect(
       encodeJson(createTensor('float64', [4], new Float64Array([NaN, Infinity, -Infinity, -0]))),
     ).toBe('["NaN","Infinity","-Infinity",-0]');
+    expect(encodeJson(createTensor('uint64', [2], new BigUint64Array([2n ** 64n - 1n, 0n])))).toBe(
+      '[18446744073709551615,0]',
+    );
+  });
+
+  it('writes float16 from its bits, shortest first, and strings as JSON strings', () => {
+    // Shortest as numpy prints them: 65500 is the nearest half to 65504's shortest name.
+    const halves = [0.1, 65504, -2, 1e-7, 0.333].map(numberToHalf);
+    expect(encodeJson(createTensor('float16', [5], new Uint16Array(halves)))).toBe(
+      '[0.1,65500,-2,1e-7,0.333]',
+    );
+    expect(encodeJson(createTensor('string', [2], ['a "q"', 'é\n']))).toBe('["a \\"q\\"","é\\n"]');
+    expect(encodeJson(createTensor('float32', [2], new Float32Array([16777216, 123456792])))).toBe(
+      '[16777216,123456790]',
+    );
+  });
+
+  it('reads its own output of a large tensor back, row by row', () => {
+    const data = Float32Array.from({ length: 200_000 }, (_, i) => Math.sin(i) * 1e3);
+    const back = tensor(encodeJson(createTensor('float32', [400, 500], data)));
+    expect(back.shape).toEqual([400, 500]);
+    expect(Buffer.compare(Buffer.from(back.data as Float32Array), Buffer.from(data))).toBe(0);
   });
 });
 
@@ -189,7 +287,14 @@ function jsonTensorArb(dtype: DType): fc.Arbitrary<Tensor> {
       case 'uint64':
         return fc.bigInt({ min: 0n, max: 2n ** 53n - 1n });
       case 'string':
-        return fc.string();
+        // Lone surrogates too: JSON escapes them, so they survive UTF-8.
+        return fc.oneof(
+          fc.string(),
+          fc.string({ unit: 'binary' }),
+          fc.string({
+            unit: fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
+          }),
+        );
     }
   })();
   // Trailing dimensions of an empty axis cannot be written in JSON, so dims start at 1.
@@ -220,17 +325,25 @@ describe('JSON properties', () => {
     );
   });
 
-  it('arbitrary bytes and arbitrary JSON throw only InferenceError', () => {
-    const onlyInferenceErrors = (body: Uint8Array): boolean =>
+  it('arbitrary bytes, JSON and near-JSON text throw only InferenceError, for any dtype', () => {
+    const dtypeArb = fc.option(fc.constantFrom(...DTYPES), { nil: undefined });
+    const onlyInferenceErrors = (body: Uint8Array, dtype: DType | undefined): boolean =>
       throwsOnlyInferenceErrors(() =>
-        jsonCodec.decode(body, JSON_TYPE, { dtype: undefined, maxDecodedBytes: 1 << 20 }),
+        jsonCodec.decode(body, JSON_TYPE, { dtype, maxDecodedBytes: 1 << 20 }),
       );
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), onlyInferenceErrors), {
-      numRuns: 1500,
+    const text = (arb: fc.Arbitrary<string>) => arb.map((t) => new TextEncoder().encode(t));
+    // Tokens that build mostly valid JSON, to reach the shape and leaf checks.
+    const tokens = fc.constantFrom('[', ']', '{', '}', ',', ':', '1', '-2.5e3', 'true', 'null');
+    const nearJson = fc.string({
+      unit: fc.oneof(tokens, fc.constantFrom('"NaN"', '"a"', '"inputs"', '1e400', '9e15')),
     });
-    fc.assert(
-      fc.property(fc.json(), (text) => onlyInferenceErrors(new TextEncoder().encode(text))),
-      { numRuns: 1500 },
-    );
+    for (const bodies of [
+      fc.uint8Array({ maxLength: 256 }),
+      text(fc.json()),
+      text(fc.string()),
+      text(nearJson),
+    ]) {
+      fc.assert(fc.property(bodies, dtypeArb, onlyInferenceErrors), { numRuns: 1000 });
+    }
   });
 });

@@ -64,15 +64,29 @@ function decodeJson(body: Uint8Array, options: ResolvedDecodeOptions): Decoded {
       path.push(wrapper);
     }
   }
-  if (!isRecord(value)) return toTensor(value, path, options);
+  const context: DecodeContext = {
+    requested: options.dtype,
+    limit: options.maxDecodedBytes,
+    left: options.maxDecodedBytes,
+    bodyBytes: body.length,
+  };
+  if (!isRecord(value)) return toTensor(value, path, context);
   const entries = Object.entries(value);
   if (entries.length === 0) throw invalid('expected inputs, got an empty object', path);
   const named = namedTensors();
-  for (const [name, item] of entries) named[name] = toTensor(item, [...path, name], options);
+  for (const [name, item] of entries) named[name] = toTensor(item, [...path, name], context);
   return named;
 }
 
-function toTensor(root: unknown, path: Path, options: ResolvedDecodeOptions): Tensor {
+interface DecodeContext {
+  readonly requested: DType | undefined;
+  readonly limit: number;
+  /** One budget for all named inputs, so that many inputs cannot each take the limit. */
+  left: number;
+  readonly bodyBytes: number;
+}
+
+function toTensor(root: unknown, path: Path, context: DecodeContext): Tensor {
   // The shape follows the first element at each level; the fill checks the rest.
   const shape: number[] = [];
   let probe = root;
@@ -82,18 +96,25 @@ function toTensor(root: unknown, path: Path, options: ResolvedDecodeOptions): Te
     if (probe.length === 0) break;
     probe = probe[0];
   }
-  const dtype = options.dtype ?? inferDType(probe, shape, path);
+  const { requested } = context;
+  const dtype = requested ?? inferDType(probe, shape, path);
   // Without a requested dtype, every leaf must be of the first leaf's kind.
-  const leafKind =
-    options.dtype === undefined ? (dtype === 'bool' ? 'boolean' : 'number') : undefined;
+  const leafKind = requested === undefined ? (dtype === 'bool' ? 'boolean' : 'number') : undefined;
   const count = elementCount(shape);
-  if (count * (dtype === 'string' ? 8 : bytesPerElement(dtype)) > options.maxDecodedBytes) {
+  // Every leaf takes at least a byte of the body, so more leaves than bytes means a
+  // ragged array whose first rows claim a huge shape: find the bad element without
+  // allocating for that shape (a few kilobytes must not reserve a gigabyte).
+  const rectangular = count <= context.bodyBytes;
+  // Strings count as a pointer each; their text is already in the body.
+  const bytes = count * (dtype === 'string' ? 8 : bytesPerElement(dtype));
+  if (rectangular && bytes > context.left) {
     throw invalid(
-      `input of ${count} elements is over the ${options.maxDecodedBytes}-byte limit`,
+      `input of ${count} ${dtype} elements (${bytes} bytes) would exceed the ${context.limit}-byte limit on decoded data`,
       path,
     );
   }
-  const writer = createLeafWriter(dtype, count);
+  context.left -= bytes;
+  const writer = createLeafWriter(dtype, rectangular ? count : 1);
   let next = 0;
   const fill = (node: unknown, depth: number): void => {
     if (depth === shape.length) {
@@ -112,7 +133,7 @@ function toTensor(root: unknown, path: Path, options: ResolvedDecodeOptions): Te
           path,
         );
       }
-      const problem = writer.set(next++, node);
+      const problem = writer.set(rectangular ? next++ : 0, node);
       if (problem !== undefined) throw invalid(problem, path);
       return;
     }
@@ -135,6 +156,7 @@ function toTensor(root: unknown, path: Path, options: ResolvedDecodeOptions): Te
     }
   };
   fill(root, 0);
+  if (!rectangular) throw invalid('ragged array', path); // unreachable: leaves outnumber bytes
   return { dtype, shape, data: writer.data };
 }
 

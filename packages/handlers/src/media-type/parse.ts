@@ -32,7 +32,9 @@ export function parseMediaType(header: string): MediaType | undefined {
   const type = head.slice(0, slash).toLowerCase();
   const subtype = head.slice(slash + 1).toLowerCase();
   if (!TOKEN.test(type) || !TOKEN.test(subtype)) return undefined;
-  const params: Record<string, string> = {};
+  // No prototype: parameter names come from clients, and a lookup of one they did not
+  // send (`params[name]` for a `constructor=x` in Accept) must not find Object's members.
+  const params = Object.create(null) as Record<string, string>;
   for (const part of parts) {
     const trimmed = part.trim();
     if (trimmed === '') continue;
