@@ -88,14 +88,8 @@ export async function createModelRuntime(options: ModelRuntimeOptions): Promise<
   else if (isOnnxModel(model)) await warmOnnx(model);
 
   let solo = 0;
-  const context = (request: RuntimeRequest, batchSize: number): RequestContext => ({
-    ...base,
-    requestId: request.requestId,
-    customAttributes: request.customAttributes,
-    deadline: request.deadline,
-    batchSize,
-    signal: AbortSignal.timeout(Math.max(0, request.deadline - Date.now())),
-  });
+  const context = (request: RuntimeRequest, batchSize: number): RequestContext =>
+    new LazyContext(base, request, batchSize);
 
   const timings = (
     item: Pending,
@@ -297,4 +291,42 @@ function describe(
     inputs: isOnnxModel(model) ? model.inputs.map(spec) : [],
     outputs: isOnnxModel(model) ? model.outputs.map(spec) : [],
   };
+}
+
+/**
+ * A request context whose abort signal is made on first use: a timer per request
+ * that no handler reads would cost more than the whole chain of a small model.
+ */
+class LazyContext implements RequestContext {
+  readonly modelName: string;
+  readonly variant: string | undefined;
+  readonly deviceId: number | undefined;
+  readonly logger: HandlerLogger;
+  readonly requestId: string;
+  readonly customAttributes: string | undefined;
+  readonly deadline: number;
+  private made: AbortSignal | undefined;
+
+  constructor(
+    base: {
+      modelName: string;
+      variant: string | undefined;
+      deviceId: number | undefined;
+      logger: HandlerLogger;
+    },
+    request: RuntimeRequest,
+    readonly batchSize: number,
+  ) {
+    this.modelName = base.modelName;
+    this.variant = base.variant;
+    this.deviceId = base.deviceId;
+    this.logger = base.logger;
+    this.requestId = request.requestId;
+    this.customAttributes = request.customAttributes;
+    this.deadline = request.deadline;
+  }
+
+  get signal(): AbortSignal {
+    return (this.made ??= AbortSignal.timeout(Math.max(0, this.deadline - Date.now())));
+  }
 }
