@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,5 +71,54 @@ describe.each([
         ? `file://${join(dir, 'batch/b1/output.jsonl')}`
         : 's3://jobs/switchyard/batch/b1/output.jsonl',
     );
+  });
+});
+
+describe('object store: S3, large streams', () => {
+  const MiB = 1024 * 1024;
+  const store = () => createObjectStore('s3://jobs/switchyard', { s3Endpoint: s3.url });
+
+  /** `total` random bytes in uneven chunks, hashed as they are made. */
+  function generated(total: number, fail?: Error) {
+    const hash = createHash('sha256');
+    function* chunks() {
+      for (let sent = 0; sent < total;) {
+        const chunk = randomBytes(Math.min(64 * 1024 + 7, total - sent));
+        hash.update(chunk);
+        sent += chunk.length;
+        yield chunk;
+      }
+      if (fail !== undefined) throw fail;
+    }
+    return { stream: Readable.from(chunks()), sha256: () => hash.digest('hex') };
+  }
+
+  it('uploads a 20 MiB stream in parts and gives back the same bytes', async () => {
+    const body = generated(20 * MiB);
+    await store().put('batch/big/input.jsonl', body.stream, 'application/jsonlines');
+
+    const back = createHash('sha256');
+    for await (const chunk of await store().get('batch/big/input.jsonl'))
+      back.update(chunk as Buffer);
+    expect(back.digest('hex')).toBe(body.sha256());
+    expect(await store().head('batch/big/input.jsonl')).toEqual({
+      size: 20 * MiB,
+      contentType: 'application/jsonlines',
+    });
+
+    // It went up as a multipart upload, in parts far smaller than the body.
+    const parts = s3.objects.get('/jobs/switchyard/batch/big/input.jsonl')?.parts ?? [];
+    expect(parts.length).toBeGreaterThan(1);
+    expect(Math.max(...parts)).toBeLessThanOrEqual(8 * MiB);
+    expect(s3.uploads.size).toBe(0);
+  });
+
+  it('leaves no object and no open upload when the stream fails part way', async () => {
+    const body = generated(12 * MiB, new Error('source went away'));
+    await expect(store().put('batch/broken/input.jsonl', body.stream)).rejects.toThrow(
+      'source went away',
+    );
+    expect(await store().head('batch/broken/input.jsonl')).toBeUndefined();
+    expect(s3.uploads.size).toBe(0);
   });
 });

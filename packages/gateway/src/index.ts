@@ -11,6 +11,8 @@ export type { GatewayConfig, ModelConfig, VariantConfig } from './config/schema.
 export { createApp } from './http/app.js';
 export type { AppDeps } from './http/app.js';
 export { closeRegistry, createModelRegistry } from './http/model-registry.js';
+export { startJobs } from './jobs/index.js';
+export type { Jobs } from './jobs/index.js';
 export type { ModelRegistry, ModelState, VariantState } from './http/model-registry.js';
 export { chooseVariant } from './routing/choose-variant.js';
 export type { ChooseOptions, WeightedVariant } from './routing/choose-variant.js';

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { ConfigError, embeddedDefaultConfig, loadGatewayConfig } from './config/load.js';
 import { createApp } from './http/app.js';
 import { closeRegistry, createModelRegistry } from './http/model-registry.js';
+import { startJobs } from './jobs/index.js';
 import { startWeightSync } from './routing/weight-sync.js';
 
 const HELP = `switchyard-gateway: the Switchyard inference gateway.
@@ -41,9 +42,11 @@ async function main(): Promise<void> {
     config.redis === undefined
       ? undefined
       : await startWeightSync(models, config.redis.url, logger);
+  const jobs = startJobs(config, models, logger);
   const app = createApp({
     models,
     logger,
+    jobs,
     ...(weights === undefined ? {} : { weights }),
     ...(config.admin === undefined ? {} : { adminKeySha256: config.admin.keySha256 }),
   });
@@ -64,7 +67,11 @@ async function main(): Promise<void> {
   const stop = (signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'stopping');
     server.close(() => {
-      void Promise.all([closeRegistry(models), weights?.close()]).then(() => process.exit(0));
+      // Background tasks first (a batch job stops where it can resume), then backends.
+      void jobs
+        .close()
+        .then(() => Promise.all([closeRegistry(models), weights?.close()]))
+        .then(() => process.exit(0));
     });
   };
   process.once('SIGTERM', stop).once('SIGINT', stop);

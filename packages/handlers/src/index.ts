@@ -106,11 +106,22 @@ export type {
 } from './tensor/index.js';
 export {
   WIRE_VERSION,
+  decodeChunkRequest,
+  decodeChunkResult,
   decodeJobRequest,
   decodeJobResult,
+  encodeChunkRequest,
+  encodeChunkResult,
   encodeJobRequest,
   encodeJobResult,
   jobRequestSchema,
   jobResultSchema,
 } from './wire/index.js';
-export type { JobRequest, JobRequestWire, JobResult, JobResultWire } from './wire/index.js';
+export type {
+  ChunkRequest,
+  JobRequest,
+  JobRequestWire,
+  JobResult,
+  JobResultWire,
+  RecordOutcome,
+} from './wire/index.js';

@@ -22,6 +22,7 @@ export type {
 export { ConfigError, DEFAULT_WORKER_CONFIG, resolveWorkerConfig } from './config.js';
 export type { ResolvedWorkerConfig, WorkerOptions } from './config.js';
 export { startQueueConsumer } from './queue/consumer.js';
+export { runChunk } from './queue/chunk.js';
 export type { QueueConsumer, QueueConsumerOptions } from './queue/consumer.js';
 export { createWorkerMetrics, instrument } from './metrics.js';
 export type { WorkerMetrics } from './metrics.js';

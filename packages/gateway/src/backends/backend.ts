@@ -1,7 +1,9 @@
 import {
   InferenceError,
+  type ChunkRequest,
   type InferenceErrorJSON,
   type InvocationRequest,
+  type RecordOutcome,
 } from '@switchyard/handlers';
 
 /** One inference request as the router hands it to a backend. */
@@ -31,6 +33,11 @@ export interface Backend {
   readonly type: 'local' | 'queue' | 'sagemaker';
   /** Must leave `request.body` usable: the router may send it again (fallback, shadow). */
   invoke(request: BackendRequest): Promise<BackendResponse>;
+  /**
+   * Run a batch job's mini-batch: one outcome per record, in order. Records fail
+   * one by one; the promise rejects only when the chunk could not run at all.
+   */
+  runChunk(chunk: ChunkRequest, signal: AbortSignal): Promise<RecordOutcome[]>;
   /** Whether the backend can take traffic now. */
   healthy(): boolean;
   close(): Promise<void>;
@@ -45,4 +52,34 @@ export function singleModelOnly(model: string): BackendResponse {
       `X-Amzn-SageMaker-Target-Model names a model of a multi-model endpoint; this variant of "${model}" serves one model`,
     ).toJSON(),
   };
+}
+
+/**
+ * A chunk as single invocations, at most `concurrency` at a time: for backends
+ * with no batch transport of their own (SageMaker endpoints).
+ */
+export async function chunkByRecords(
+  invoke: Backend['invoke'],
+  chunk: ChunkRequest,
+  concurrency: number,
+): Promise<RecordOutcome[]> {
+  const outcomes: RecordOutcome[] = new Array<RecordOutcome>(chunk.records.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    for (let i = next++; i < chunk.records.length; i = next++) {
+      const response = await invoke({
+        requestId: `${chunk.batchId}-${chunk.index}-${i}`,
+        body: chunk.records[i] ?? new Uint8Array(),
+        contentType: chunk.contentType,
+        accept: chunk.accept,
+        customAttributes: undefined,
+        deadline: Date.now() + chunk.recordTimeoutMs,
+      });
+      outcomes[i] = response.ok
+        ? { ok: true, contentType: response.contentType, body: response.body }
+        : { ok: false, error: { code: response.error.code, message: response.error.message } };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, chunk.records.length) }, lane));
+  return outcomes;
 }

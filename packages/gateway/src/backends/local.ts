@@ -1,5 +1,5 @@
 import type { HandlerLogger } from '@switchyard/handlers';
-import { resolveModelSource, startModelHost } from '@switchyard/worker';
+import { resolveModelSource, runChunk, startModelHost } from '@switchyard/worker';
 import { singleModelOnly, type Backend } from './backend.js';
 
 /**
@@ -36,6 +36,8 @@ export async function createLocalBackend(options: {
         ? { ok: true, body: result.body, contentType: result.contentType }
         : { ok: false, error: result.error };
     },
+    // All records at once: the model thread's batcher groups them.
+    runChunk: (chunk) => runChunk(chunk, host),
     healthy: () => host.alive,
     close: () => host.close(),
   };

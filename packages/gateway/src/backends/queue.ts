@@ -1,11 +1,13 @@
 import {
   InferenceError,
+  decodeChunkResult,
   decodeJobResult,
+  encodeChunkRequest,
   encodeJobRequest,
   toInferenceError,
   type HandlerLogger,
 } from '@switchyard/handlers';
-import { Queue } from 'bullmq';
+import { Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { singleModelOnly, type Backend, type BackendResponse } from './backend.js';
 import type { ReplyChannel } from './reply-channel.js';
@@ -129,6 +131,47 @@ export async function createQueueBackend(options: QueueBackendOptions): Promise<
           `queue "${options.queue}" is unreachable: ${(error as Error).message}`,
           1,
         );
+      }
+    },
+    async runChunk(chunk, signal) {
+      // One job per chunk, behind real-time requests (those have no priority). Its id
+      // is the chunk's, so a resumed batch job finds the chunk already queued or done.
+      const jobId = `chunk-${chunk.batchId}-${chunk.index}`;
+      let added = false;
+      let pause = 20;
+      for (;;) {
+        if (signal.aborted) throw signal.reason;
+        const job = await Job.fromId(queue, jobId);
+        if (job === undefined) {
+          if (added) {
+            // Removed before we read it (by age, or by hand): run it again.
+            options.logger.warn({ jobId }, 'chunk job vanished; queueing it again');
+          }
+          await queue.add('chunk', encodeChunkRequest(chunk), {
+            jobId,
+            priority: 10,
+            attempts: options.attempts,
+            backoff: { type: 'exponential', delay: 500 },
+            removeOnComplete: { age: 24 * 3600 },
+            removeOnFail: { age: 24 * 3600 },
+          });
+          added = true;
+        } else if (job.finishedOn !== undefined && job.finishedOn > 0) {
+          const failed = job.returnvalue === null || job.returnvalue === undefined;
+          const outcomes = failed
+            ? chunk.records.map(() => ({
+                ok: false as const,
+                error: {
+                  code: 'UNAVAILABLE' as const,
+                  message: `the chunk failed after ${job.attemptsMade} attempts: ${job.failedReason}`,
+                },
+              }))
+            : decodeChunkResult(job.returnvalue);
+          await job.remove().catch(() => undefined);
+          return outcomes;
+        }
+        await new Promise((resolve) => setTimeout(resolve, pause));
+        pause = Math.min(500, pause * 2);
       }
     },
     async close() {

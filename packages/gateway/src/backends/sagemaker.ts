@@ -4,7 +4,7 @@ import {
   SageMakerRuntimeServiceException,
 } from '@aws-sdk/client-sagemaker-runtime';
 import { InferenceError, type HandlerLogger, type InferenceErrorCode } from '@switchyard/handlers';
-import type { Backend, BackendResponse } from './backend.js';
+import { chunkByRecords, type Backend, type BackendResponse } from './backend.js';
 
 export interface SageMakerBackendOptions {
   readonly endpointName: string;
@@ -75,9 +75,11 @@ export function createSageMakerBackend(options: SageMakerBackendOptions): Backen
     maxAttempts: 1,
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
   });
-  return {
+  const backend: Backend = {
     type: 'sagemaker',
     healthy: () => true,
+    // An endpoint takes one payload per call: records go as calls, 16 at a time.
+    runChunk: (chunk) => chunkByRecords((request) => backend.invoke(request), chunk, 16),
     async invoke(request) {
       try {
         const output = await client.send(
@@ -120,4 +122,5 @@ export function createSageMakerBackend(options: SageMakerBackendOptions): Backen
       return Promise.resolve();
     },
   };
+  return backend;
 }

@@ -121,6 +121,71 @@ export const gatewayConfigSchema = z.object({
       port: z.number().int().min(0).max(65535).default(8080),
     })
     .default({ port: 8080 }),
+  /** Where async and batch inputs and outputs live. */
+  storage: z
+    .object({
+      /** `s3://bucket/prefix`, `file:///dir` or a directory. @defaultValue `./.switchyard/storage` */
+      url: z.string().min(1).default('./.switchyard/storage'),
+      /** Endpoint of an S3-compatible store (MinIO, LocalStack). */
+      s3Endpoint: z.url().optional(),
+      s3Region: z.string().min(1).optional(),
+    })
+    .default({ url: './.switchyard/storage' }),
+  /** Async inference (`/async-invocations`, `/v1/models/{name}/async`). */
+  async: z
+    .object({
+      /** Largest async request body. @defaultValue 100 MB */
+      maxBodyBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(100 * 1024 * 1024),
+      /** How long records and results are kept. @defaultValue one day */
+      recordTtlSeconds: z.number().int().positive().default(86_400),
+      /** Runs of an inference whose backend is unavailable before it fails. */
+      attempts: z.number().int().positive().default(5),
+      webhook: z
+        .object({
+          attempts: z.number().int().positive().default(5),
+          /** First retry delay, doubled after each failure. */
+          backoffMs: z.number().int().positive().default(1000),
+          timeoutMs: z.number().int().positive().default(5000),
+        })
+        .default({ attempts: 5, backoffMs: 1000, timeoutMs: 5000 }),
+    })
+    .default({
+      maxBodyBytes: 100 * 1024 * 1024,
+      recordTtlSeconds: 86_400,
+      attempts: 5,
+      webhook: { attempts: 5, backoffMs: 1000, timeoutMs: 5000 },
+    }),
+  batch: z
+    .object({
+      /** Largest uploaded batch input. @defaultValue 10 GiB */
+      maxInputBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(10 * 1024 ** 3),
+    })
+    .default({ maxInputBytes: 10 * 1024 ** 3 }),
+  /** Background work: async inferences, batch jobs and webhooks. */
+  tasks: z
+    .object({
+      /** Tasks this gateway runs at once (a running batch job holds one). */
+      concurrency: z.number().int().positive().default(32),
+      /** Chunks of one batch job in flight at once. */
+      chunksInFlight: z.number().int().positive().default(8),
+      /** With Redis: how long a dead gateway's task stays locked before another takes it. */
+      lockDurationMs: z.number().int().positive().default(30_000),
+      stalledIntervalMs: z.number().int().positive().default(30_000),
+    })
+    .default({
+      concurrency: 32,
+      chunksInFlight: 8,
+      lockDurationMs: 30_000,
+      stalledIntervalMs: 30_000,
+    }),
   models: z
     .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/), model)
     .refine((m) => Object.keys(m).length > 0, 'configure at least one model'),

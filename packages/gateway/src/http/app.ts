@@ -1,7 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   InferenceError,
-  negotiate,
   parseMediaType,
   toInferenceError,
   type HandlerLogger,
@@ -13,7 +12,10 @@ import { bodyLimit } from 'hono/body-limit';
 import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { z } from 'zod';
 import type { WeightSync } from '../routing/weight-sync.js';
+import { checkTypes } from './content-types.js';
 import { dispatch } from './dispatch.js';
+import { registerJobRoutes } from './job-routes.js';
+import type { Jobs } from '../jobs/index.js';
 import { errorResponse } from './errors.js';
 import type { ModelRegistry, ModelState } from './model-registry.js';
 
@@ -34,6 +36,8 @@ export interface AppDeps {
   readonly logger: HandlerLogger;
   /** Shares weight changes with other replicas (Redis); without it they stay local. */
   readonly weights?: WeightSync;
+  /** Async inference and batch jobs; their routes exist only with it. */
+  readonly jobs?: Jobs;
 }
 
 function describeModel(model: ModelState) {
@@ -132,25 +136,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }
     try {
       const contentType = c.req.header('Content-Type') ?? '';
-      const parsed = parseMediaType(contentType);
-      const allowed = model.config.contentTypes;
-      if (
-        parsed === undefined ||
-        !allowed.some((t) => parseMediaType(t)?.essence === parsed.essence)
-      ) {
-        throw new InferenceError(
-          'UNSUPPORTED_MEDIA_TYPE',
-          `Content-Type ${JSON.stringify(contentType)} is not accepted by model "${name}"; supported: ${allowed.join(', ')}`,
-        );
-      }
-      const acceptHeader = c.req.header('Accept');
-      const accept = negotiate(acceptHeader, model.config.accepts);
-      if (accept === undefined) {
-        throw new InferenceError(
-          'NOT_ACCEPTABLE',
-          `cannot answer Accept ${JSON.stringify(acceptHeader ?? '')} for model "${name}"; supported: ${model.config.accepts.join(', ')}`,
-        );
-      }
+      const accept = checkTypes(model, contentType, c.req.header('Accept'));
       const customAttributes = c.req.header(H.customAttributes);
       const started = performance.now();
       const { variant: variantName, response } = await dispatch(
@@ -276,6 +262,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
     logger.info({ requestId, model: model.name, weights }, 'weights changed');
     return c.json(describeModel(model));
   });
+
+  if (deps.jobs !== undefined) {
+    registerJobRoutes(app, { jobs: deps.jobs, models, logger });
+  }
 
   app.get('/ping', (c) => c.json({ status: 'ok' }));
   app.get('/health/ready', (c) => {

@@ -9,6 +9,8 @@ export interface DispatchRequest extends Omit<BackendRequest, 'deadline'> {
   readonly stickyKey: string | undefined;
   /** The gateway's own id for logs (the backend gets `requestId`). */
   readonly logId: string;
+  /** Overrides the model's `timeoutMs` (async requests carry their own). */
+  readonly timeoutMs?: number | undefined;
 }
 
 export interface Dispatched {
@@ -20,7 +22,7 @@ export interface Dispatched {
  * The variants with the weights routing uses: a variant its canary guard has
  * taken out counts as weight 0, unless that would leave no variant at all.
  */
-function routable(model: ModelState): { name: string; weight: number }[] {
+export function routable(model: ModelState): { name: string; weight: number }[] {
   const all = [...model.variants.values()];
   const guarded = all.map((v) => ({
     name: v.name,
@@ -40,9 +42,9 @@ export async function dispatch(
   request: DispatchRequest,
   logger: HandlerLogger,
 ): Promise<Dispatched> {
-  const { targetVariant, stickyKey, logId, ...backendRequest } = request;
+  const { targetVariant, stickyKey, logId, timeoutMs, ...backendRequest } = request;
   const chosen = chooseVariant(routable(model), { targetVariant, stickyKey });
-  const deadline = Date.now() + model.config.timeoutMs;
+  const deadline = Date.now() + (timeoutMs ?? model.config.timeoutMs);
   const order =
     targetVariant === undefined
       ? [chosen, ...model.config.fallback.filter((v) => v !== chosen)]

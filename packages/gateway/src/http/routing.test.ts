@@ -12,6 +12,7 @@ const instant: Backend = {
   type: 'local',
   healthy: () => true,
   close: () => Promise.resolve(),
+  runChunk: () => Promise.reject(new Error('not used here')),
   invoke: () =>
     Promise.resolve({
       ok: true,

@@ -67,6 +67,7 @@ describe('the canary guard in routing', () => {
       type: 'local',
       healthy: () => true,
       close: () => Promise.resolve(),
+      runChunk: () => Promise.reject(new Error('not used here')),
       invoke: () =>
         Promise.resolve(
           fail

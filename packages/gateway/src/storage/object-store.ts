@@ -13,6 +13,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { InferenceError } from '@switchyard/handlers';
 
 /**
@@ -30,6 +31,17 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   /** Where a client can be told the object is (`file://…` or `s3://bucket/key`). */
   locate(key: string): string;
+  /** The key of a location `locate` gives, or `undefined` for one outside this store. */
+  keyOf(location: string): string | undefined;
+}
+
+/** `key` if it is a valid key, else `undefined`. */
+function validKey(key: string): string | undefined {
+  try {
+    return checkKey(key);
+  } catch {
+    return undefined;
+  }
 }
 
 export interface ObjectStoreOptions {
@@ -72,8 +84,14 @@ function filesystemStore(root: string): ObjectStore {
       const file = path(key);
       await mkdir(dirname(file), { recursive: true });
       const partial = `${file}.partial-${process.pid}-${Date.now()}`;
-      if (body instanceof Readable) await pipeline(body, createWriteStream(partial));
-      else await writeFile(partial, body);
+      try {
+        if (body instanceof Readable) await pipeline(body, createWriteStream(partial));
+        else await writeFile(partial, body);
+      } catch (error) {
+        // A failed upload (too large, cut off) leaves nothing behind.
+        await rm(partial, { force: true });
+        throw error;
+      }
       if (contentType !== undefined) await writeFile(typeFile(file), contentType);
       await rename(partial, file);
     },
@@ -102,6 +120,14 @@ function filesystemStore(root: string): ObjectStore {
       await rm(typeFile(file), { force: true });
     },
     locate: (key) => pathToFileURL(path(key)).href,
+    keyOf(location) {
+      if (!location.startsWith('file://')) return undefined;
+      const base = resolve(root) + sep;
+      const full = resolve(fileURLToPath(location));
+      return full.startsWith(base)
+        ? validKey(full.slice(base.length).split(sep).join('/'))
+        : undefined;
+    },
   };
 }
 
@@ -121,18 +147,27 @@ function s3Store(bucket: string, prefix: string, options: ObjectStoreOptions): O
   const missing = (error: unknown) => error instanceof NoSuchKey || error instanceof NotFound;
   return {
     async put(key, body, contentType) {
-      // PutObject needs a length: a stream is gathered first (objects here are job
-      // inputs and outputs, not unbounded uploads).
-      const bytes = body instanceof Readable ? await gather(body) : body;
-      await client.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: keyOf(key),
-          Body: bytes,
-          ContentLength: bytes.byteLength,
-          ...(contentType === undefined ? {} : { ContentType: contentType }),
-        }),
-      );
+      const params = {
+        Bucket: bucket,
+        Key: keyOf(key),
+        ...(contentType === undefined ? {} : { ContentType: contentType }),
+      };
+      if (!(body instanceof Readable)) {
+        await client.send(
+          new PutObjectCommand({ ...params, Body: body, ContentLength: body.byteLength }),
+        );
+        return;
+      }
+      // A stream of unknown length goes up in 8 MiB parts (a multipart upload; one
+      // PutObject when it ends within the first part), so at most about
+      // queueSize + 1 parts are held in memory, not the whole body. On failure the
+      // upload is aborted: no object, no orphaned parts.
+      await new Upload({
+        client,
+        params: { ...params, Body: body },
+        partSize: 8 * 1024 * 1024,
+        queueSize: 2,
+      }).done();
     },
     async get(key) {
       try {
@@ -161,6 +196,10 @@ function s3Store(bucket: string, prefix: string, options: ObjectStoreOptions): O
       await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: keyOf(key) }));
     },
     locate: (key) => `s3://${bucket}/${keyOf(key)}`,
+    keyOf(location) {
+      const base = `s3://${bucket}/${prefix === '' ? '' : `${prefix}/`}`;
+      return location.startsWith(base) ? validKey(location.slice(base.length)) : undefined;
+    },
   };
 }
 

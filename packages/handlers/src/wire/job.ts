@@ -179,7 +179,8 @@ export function decodeJobResult(data: unknown): JobResult {
   };
 }
 
-function parseOrThrow<T>(schema: z.ZodType<T>, data: unknown, what: string): T {
+/** Parse wire data, or throw INVALID_INPUT listing every field at fault. */
+export function parseOrThrow<T>(schema: z.ZodType<T>, data: unknown, what: string): T {
   const result = schema.safeParse(data);
   if (result.success) return result.data;
   const problems = result.error.issues.map(

@@ -1,6 +1,8 @@
 import {
   InferenceError,
+  decodeChunkRequest,
   decodeJobRequest,
+  encodeChunkResult,
   encodeJobResult,
   type HandlerLogger,
   type JobResult,
@@ -9,6 +11,7 @@ import {
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ModelRuntime } from '../runtime/model-runtime.js';
+import { runChunk } from './chunk.js';
 
 export interface QueueConsumerOptions {
   readonly redisUrl: string;
@@ -60,7 +63,27 @@ export function startQueueConsumer(options: QueueConsumerOptions): QueueConsumer
       .exec();
   };
 
-  const process = async (job: Job): Promise<JobResultWire> => {
+  // A batch job's mini-batch: every record through the model, one outcome each,
+  // returned on the job for the gateway that runs the batch job.
+  const processChunk = async (job: Job) => {
+    let chunk;
+    try {
+      chunk = decodeChunkRequest(job.data);
+    } catch (error) {
+      logger.error({ jobId: job.id, err: (error as Error).message }, 'malformed chunk job');
+      throw new UnrecoverableError((error as Error).message);
+    }
+    const outcomes = await runChunk(chunk, runtime);
+    const unavailable = outcomes.find((o) => !o.ok && o.error.code === 'UNAVAILABLE');
+    if (unavailable !== undefined && !unavailable.ok) {
+      // The model is down, not the records: let BullMQ retry the chunk.
+      throw new Error(unavailable.error.message);
+    }
+    return encodeChunkResult(outcomes);
+  };
+
+  const process = async (job: Job) => {
+    if (job.name === 'chunk') return processChunk(job);
     let request;
     try {
       request = decodeJobRequest(job.data);
