@@ -45,6 +45,7 @@ export default defineConfig(
         fetch: 'readonly',
         performance: 'readonly',
         process: 'readonly',
+        setTimeout: 'readonly',
         TextDecoder: 'readonly',
         TextEncoder: 'readonly',
         URL: 'readonly',

@@ -114,7 +114,19 @@ export const gatewayConfigSchema = z.object({
     })
     .optional(),
   /** Redis for queue backends. @defaultValue `REDIS_URL` */
-  redis: z.object({ url: z.url({ protocol: /^rediss?$/ }) }).optional(),
+  redis: z
+    .object({
+      url: z.url({ protocol: /^rediss?$/ }),
+      /**
+       * Prefix of the gateway's own keys and of its task queue: gateways that share
+       * work share it; deployments that share a Redis use different ones.
+       */
+      namespace: z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/)
+        .default('switchyard'),
+    })
+    .optional(),
   server: z
     .object({
       /** @defaultValue `PORT`, else 8080 */

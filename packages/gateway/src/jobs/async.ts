@@ -110,7 +110,9 @@ export class AsyncInferences {
     }
     const id = request.inferenceId ?? randomUUID();
     const { store, state } = this.options;
-    let inputKey = objectKey(id, 'input');
+    // Each submission writes its own input key: a request that loses the race for an
+    // inference id must not overwrite the input of the one that won it.
+    let inputKey = objectKey(id, `input-${randomUUID()}`);
     if ('location' in request.input) {
       const key = store.keyOf(request.input.location);
       if (key === undefined || (await store.head(key)) === undefined) {
@@ -146,8 +148,10 @@ export class AsyncInferences {
       expiresAt: now + request.ttlSeconds * 1000,
       timeoutMs: request.timeoutSeconds * 1000,
     };
-    if (!(await state.create(recordKey(id), JSON.stringify(record), this.ttl)))
+    if (!(await state.create(recordKey(id), JSON.stringify(record), this.ttl))) {
+      if (!('location' in request.input)) await store.delete(inputKey);
       throw this.taken(id);
+    }
     await this.options.tasks.add(
       'async',
       `async-${id}`,
@@ -257,7 +261,9 @@ export class AsyncInferences {
       });
     } catch (error) {
       const inference = toInferenceError(error);
-      if (attempt < (this.options.attempts ?? 5)) {
+      // Only what may pass is tried again (a backend down, a store unreachable);
+      // a missing input fails the same way every time.
+      if (RETRYABLE_CODES.has(inference.code) && attempt < (this.options.attempts ?? 5)) {
         await this.save({ ...record, status: 'queued' });
         throw error;
       }
@@ -375,6 +381,7 @@ export class AsyncInferences {
       startedAt: iso(record.startedAt),
       finishedAt: iso(record.finishedAt),
       expiresAt: iso(record.expiresAt),
+      inputLocation: store.locate(record.inputKey),
       outputLocation: store.locate(objectKey(record.id, 'output')),
       failureLocation: store.locate(objectKey(record.id, 'error')),
       result: record.result ?? null,

@@ -36,13 +36,14 @@ export function startJobs(
     s3Region: config.storage.s3Region,
   });
   const redisUrl = config.redis?.url;
-  const state = redisUrl === undefined ? memoryState() : redisState(redisUrl);
+  const namespace = config.redis?.namespace ?? 'switchyard';
+  const state = redisUrl === undefined ? memoryState() : redisState(redisUrl, `${namespace}:`);
   const tasks =
     redisUrl === undefined
       ? memoryTasks({ concurrency: config.tasks.concurrency, logger })
       : redisTasks({
           redisUrl,
-          queue: 'switchyard-gateway-tasks',
+          queue: `${namespace}-gateway-tasks`,
           concurrency: config.tasks.concurrency,
           lockDurationMs: config.tasks.lockDurationMs,
           stalledIntervalMs: config.tasks.stalledIntervalMs,

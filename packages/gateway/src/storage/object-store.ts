@@ -97,7 +97,9 @@ function filesystemStore(root: string): ObjectStore {
     },
     async get(key) {
       const file = path(key);
-      if ((await stat(file).catch(() => undefined)) === undefined) throw notFound(this.locate(key));
+      if ((await stat(file).catch(() => undefined))?.isFile() !== true) {
+        throw notFound(this.locate(key));
+      }
       return createReadStream(file);
     },
     async getBytes(key) {
@@ -110,7 +112,8 @@ function filesystemStore(root: string): ObjectStore {
     async head(key) {
       const file = path(key);
       const info = await stat(file).catch(() => undefined);
-      if (info === undefined) return undefined;
+      // A folder of the store is not an object.
+      if (info === undefined || !info.isFile()) return undefined;
       const contentType = await readFile(typeFile(file), 'utf8').catch(() => undefined);
       return { size: info.size, contentType };
     },
