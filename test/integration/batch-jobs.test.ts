@@ -19,6 +19,7 @@ import {
   waitForBatch,
   type GatewayFetch,
 } from '../support/batch.js';
+import { startS3Server, type S3Server } from '../support/s3-server.js';
 import { MODELS } from '../support/worker-process.js';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
@@ -312,5 +313,97 @@ describe('batch jobs in the embedded gateway', () => {
     expect((await batchStatus(request, id)).state).not.toBe('completed');
     await request(`/v1/batch-jobs/${id}`, { method: 'DELETE' });
     await waitForBatch(request, id, 30_000);
+  });
+});
+
+// The same code path with the object store on S3 (a local S3-compatible server).
+describe('batch jobs and async inference with S3 storage', () => {
+  let s3: S3Server;
+  let models: ModelRegistry;
+  let jobs: Jobs;
+  let request: GatewayFetch;
+
+  beforeAll(async () => {
+    process.env['AWS_ACCESS_KEY_ID'] ??= 'test';
+    process.env['AWS_SECRET_ACCESS_KEY'] ??= 'test';
+    s3 = await startS3Server();
+    const config = resolveGatewayConfig({
+      storage: { url: 's3://jobs/switchyard', s3Endpoint: s3.url },
+      models: {
+        iris: {
+          variants: {
+            v1: { weight: 1, backend: { type: 'local', model: join(MODELS, 'iris-v1') } },
+          },
+        },
+      },
+    });
+    models = await createModelRegistry(config, silent);
+    jobs = startJobs(config, models, silent);
+    const app = createApp({ models, logger: silent, jobs });
+    request = async (path, init) => app.request(path, init);
+  });
+  afterAll(async () => {
+    await jobs.close();
+    await closeRegistry(models);
+    await s3.close();
+  });
+
+  it('keeps input, output and errors in the bucket, and answers line by line', async () => {
+    const inputs = irisRows(5000).map((row) => row.join(','));
+    inputs[41] = 'a,b,c,d';
+    const created = await request('/v1/batch-jobs?model=iris', {
+      method: 'POST',
+      body: `${inputs.join('\n')}\n`,
+      headers: { 'Content-Type': 'text/csv' },
+    });
+    expect(created.status).toBe(201);
+    const job = (await created.json()) as { id: string; inputLocation: string };
+    expect(job.inputLocation).toBe(`s3://jobs/switchyard/batch/${job.id}/input`);
+    const status = await waitForBatch(request, job.id, 60_000);
+    expect(status.records).toEqual({ done: 4999, failed: 1, total: 5000 });
+
+    const stored = s3.objects.get(`/jobs/switchyard/batch/${job.id}/output`);
+    expect(stored).toBeDefined();
+    const output = (await (await request(`/v1/batch-jobs/${job.id}/output`)).text()).split('\n');
+    expect(Buffer.from(output.join('\n')).equals(stored?.body ?? Buffer.alloc(0))).toBe(true);
+    const answers = await syncAnswers(
+      request,
+      inputs.filter((_, i) => i !== 41),
+      { 'Content-Type': 'text/csv', Accept: 'text/csv' },
+    );
+    expect(
+      output
+        .slice(0, -1)
+        .filter((line, i) => line !== (i === 41 ? '' : answers.get(inputs[i] ?? ''))),
+    ).toEqual([]);
+    const errors = await (await request(`/v1/batch-jobs/${job.id}/errors`)).text();
+    expect(JSON.parse(errors)).toMatchObject({ line: 42, code: 'INVALID_INPUT' });
+    // The chunk parts were removed once the output was assembled.
+    expect([...s3.objects.keys()].filter((k) => k.includes(`${job.id}/parts/`))).toEqual([]);
+  });
+
+  it('stores an async answer at its s3:// output location', async () => {
+    const submitted = await request('/v1/models/iris/async', {
+      method: 'POST',
+      body: '5.1,3.5,1.4,0.2\n',
+      headers: { 'Content-Type': 'text/csv', Accept: 'text/csv' },
+    });
+    expect(submitted.status).toBe(202);
+    const { inferenceId, outputLocation } = (await submitted.json()) as {
+      inferenceId: string;
+      outputLocation: string;
+    };
+    expect(outputLocation).toBe(`s3://jobs/switchyard/async/${inferenceId}/output`);
+    let answer = await request(`/v1/inferences/${inferenceId}`);
+    for (let i = 0; i < 100 && answer.status === 202; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      answer = await request(`/v1/inferences/${inferenceId}`);
+    }
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('content-type')).toBe('text/csv');
+    const text = await answer.text();
+    expect(s3.objects.get(`/jobs/switchyard/async/${inferenceId}/output`)?.body.toString()).toBe(
+      text,
+    );
   });
 });

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import {
   InferenceError,
-  RETRYABLE_CODES,
   toInferenceError,
   type HandlerLogger,
   type InferenceErrorCode,
@@ -75,6 +74,11 @@ export interface AsyncInferencesOptions {
   readonly attempts?: number;
 }
 
+/**
+ * Failures worth another run later: a backend down or throttling. A timeout is
+ * not: the request already had its whole invocation timeout.
+ */
+const AGAIN: ReadonlySet<InferenceErrorCode> = new Set(['UNAVAILABLE', 'TOO_MANY_REQUESTS']);
 const INFERENCE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const recordKey = (id: string) => `async:${id}`;
 const objectKey = (id: string, name: string) => `async/${id}/${name}`;
@@ -251,7 +255,7 @@ export class AsyncInferences {
         );
         return;
       }
-      const retryable = response.retryable ?? RETRYABLE_CODES.has(response.error.code);
+      const retryable = AGAIN.has(response.error.code);
       if (retryable && attempt < (this.options.attempts ?? 5)) {
         throw new InferenceError(response.error.code, response.error.message);
       }
@@ -263,7 +267,7 @@ export class AsyncInferences {
       const inference = toInferenceError(error);
       // Only what may pass is tried again (a backend down, a store unreachable);
       // a missing input fails the same way every time.
-      if (RETRYABLE_CODES.has(inference.code) && attempt < (this.options.attempts ?? 5)) {
+      if (AGAIN.has(inference.code) && attempt < (this.options.attempts ?? 5)) {
         await this.save({ ...record, status: 'queued' });
         throw error;
       }
