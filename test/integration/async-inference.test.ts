@@ -66,7 +66,10 @@ interface Gateway {
 /** A gateway app with jobs, built as main.ts builds it, over `storage` (a fresh temp dir without). */
 async function startGateway(raw: Record<string, unknown>, storage?: string): Promise<Gateway> {
   const dir = storage ?? (await mkdtemp(join(tmpdir(), 'switchyard-async-')));
-  const config = resolveGatewayConfig({ ...raw, storage: { url: dir } });
+  const config = resolveGatewayConfig({
+    ...raw,
+    storage: { ...(raw['storage'] as object | undefined), url: dir },
+  });
   const models: ModelRegistry = await createModelRegistry(config, silent);
   const jobs = startJobs(config, models, silent);
   const app = createApp({ models, logger: silent, jobs });
@@ -795,12 +798,14 @@ describe('async inference across gateways sharing Redis, through a queue worker'
   const ids: string[] = [];
 
   beforeAll(async () => {
+    storage = await mkdtemp(join(tmpdir(), 'switchyard-async-shared-'));
+    // The worker reads the gateways' store: large bodies reach it by location.
     worker = await startWorkerProcess(
-      ['--model', join(MODELS, 'iris-v1'), '--queue', queue],
+      ['--model', join(MODELS, 'iris-v1'), '--queue', queue, '--storage', storage],
       redisUrl,
     );
-    storage = await mkdtemp(join(tmpdir(), 'switchyard-async-shared-'));
     const config = {
+      storage: { sharedWithWorkers: true },
       // Its own keys and task queue on the Redis other suites share.
       redis: { url: redisUrl, namespace: `async-${queue}` },
       models: { iris: { variants: { q: { weight: 1, backend: { type: 'queue', queue } } } } },
@@ -849,5 +854,27 @@ describe('async inference across gateways sharing Redis, through a queue worker'
     expect(sync.status).toBe(200);
     expect(await answer.text()).toBe(await sync.text());
     expect(await statusOf(first.app, queued.inferenceId)).toEqual(done);
+  }, 60_000);
+
+  it('sends a large body to the worker by its location, not through Redis', async () => {
+    const rows = '6.3,3.3,6.0,2.5\n'.repeat(60_000); // ~960 KB
+    const queued = await accepted(
+      await submitAsync(first.app, rows, { 'Content-Type': 'text/csv', Accept: 'text/csv' }),
+    );
+    ids.push(queued.inferenceId);
+    expect((await finished(first.app, queued.inferenceId)).status).toBe('completed');
+    const answer = await first.app.request(`/v1/inferences/${queued.inferenceId}`);
+    expect((await answer.text()).trim().split('\n')).toHaveLength(60_000);
+
+    // The job the worker ran carried the location and an empty body.
+    const connection = new Redis(redisUrl);
+    const jobs = new Queue(queue, { connection });
+    try {
+      const job = await jobs.getJob(queued.inferenceId);
+      expect(job?.data).toMatchObject({ body: '', bodyLocation: queued.inputLocation });
+    } finally {
+      await jobs.close();
+      connection.disconnect();
+    }
   }, 60_000);
 });

@@ -18,5 +18,5 @@ export { chooseVariant } from './routing/choose-variant.js';
 export type { ChooseOptions, WeightedVariant } from './routing/choose-variant.js';
 export { startWeightSync } from './routing/weight-sync.js';
 export type { WeightSync } from './routing/weight-sync.js';
-export { createObjectStore } from './storage/object-store.js';
-export type { ObjectStore, ObjectStoreOptions } from './storage/object-store.js';
+export { createObjectStore } from '@switchyard/worker';
+export type { ObjectStore, ObjectStoreOptions } from '@switchyard/worker';

@@ -10,6 +10,7 @@ import { createLogger } from './logger.js';
 import { resolveModelSource } from './model-source/resolve-source.js';
 import { createWorkerMetrics, instrument } from './metrics.js';
 import { startQueueConsumer } from './queue/consumer.js';
+import { createObjectStore } from './storage/object-store.js';
 import { createOpsApp, listen, serveSageMaker } from './server/sagemaker-server.js';
 import { startModelHost, type ModelHost } from './runtime/model-host.js';
 
@@ -22,7 +23,9 @@ Usage:
 Model:
   --model SRC               a model directory in SageMaker's layout (model.onnx, optional code/inference.mjs,
                             code/package.json), a model.tar.gz, or s3://bucket/key to a model.tar.gz
-  --s3-endpoint URL         S3-compatible endpoint for s3:// sources (env AWS_ENDPOINT_URL_S3)
+  --s3-endpoint URL         S3-compatible endpoint for s3:// sources and storage (env AWS_ENDPOINT_URL_S3)
+  --storage URL             the gateway's object store (its storage.url), to read large bodies that
+                            jobs name by location (env SWITCHYARD_STORAGE)
   --skip-install-deps       fail instead of installing missing code/package.json dependencies
   --model-name NAME         name in logs and metrics (default: the directory's name)
   --variant NAME            production variant this worker serves
@@ -52,6 +55,7 @@ SIGTERM stops taking work, finishes what is in flight, and exits 0.`;
 const flags = {
   model: { type: 'string' },
   's3-endpoint': { type: 'string' },
+  storage: { type: 'string' },
   'skip-install-deps': { type: 'boolean' },
   'model-name': { type: 'string' },
   variant: { type: 'string' },
@@ -79,6 +83,7 @@ function toOptions(values: Record<string, string | boolean | undefined>): Worker
   const entries = {
     model: str('model'),
     s3Endpoint: str('s3-endpoint'),
+    storage: str('storage'),
     installDependencies: values['skip-install-deps'] === true ? false : undefined,
     modelName: str('model-name'),
     variant: str('variant'),
@@ -183,6 +188,9 @@ async function main(argv: string[]): Promise<void> {
     lockDurationMs: config.lockDurationMs,
     stalledIntervalMs: config.stalledIntervalMs,
     resultTtlMs: config.resultTtlMs,
+    ...(config.storage === undefined
+      ? {}
+      : { store: createObjectStore(config.storage, { s3Endpoint: config.s3Endpoint }) }),
   });
   await consumer.worker.waitUntilReady();
   const ops = await listen(

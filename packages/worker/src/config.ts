@@ -15,6 +15,11 @@ const schema = z.object({
   installDependencies: z.boolean(),
   /** Endpoint of an S3-compatible store for s3:// sources. @defaultValue `AWS_ENDPOINT_URL_S3` */
   s3Endpoint: z.url().optional(),
+  /**
+   * The object store the gateway keeps large bodies in (its `storage.url`), for
+   * jobs that carry a body location instead of the body. @defaultValue `SWITCHYARD_STORAGE`
+   */
+  storage: z.string().min(1).optional(),
   /** Name the model is known by (metrics, logs, handler context). @defaultValue the directory name */
   modelName: z.string().min(1),
   variant: z.string().min(1).optional(),
@@ -72,7 +77,7 @@ export const DEFAULT_WORKER_CONFIG = Object.freeze({
 /**
  * Apply defaults and validate. `env` is read here and nowhere else: `REDIS_URL`,
  * `SAGEMAKER_BIND_TO_PORT`, `SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`, `SWITCHYARD_DEVICE`
- * (`cpu` | `cuda`), `AWS_ENDPOINT_URL_S3`.
+ * (`cpu` | `cuda`), `AWS_ENDPOINT_URL_S3`, `SWITCHYARD_STORAGE`.
  */
 export function resolveWorkerConfig(
   options: WorkerOptions,
@@ -90,6 +95,7 @@ export function resolveWorkerConfig(
     port: envPort === undefined ? DEFAULT_WORKER_CONFIG.port : Number(envPort),
     redisUrl: env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
     ...(env['AWS_ENDPOINT_URL_S3'] === undefined ? {} : { s3Endpoint: env['AWS_ENDPOINT_URL_S3'] }),
+    ...(env['SWITCHYARD_STORAGE'] === undefined ? {} : { storage: env['SWITCHYARD_STORAGE'] }),
     queue: `switchyard-${modelName}`,
     concurrency: 2 * maxBatchSize,
     ...options,

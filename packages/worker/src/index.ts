@@ -36,3 +36,5 @@ export type { SageMakerServer } from './server/sagemaker-server.js';
 export { resolveModelSource } from './model-source/resolve-source.js';
 export type { ModelSourceOptions } from './model-source/resolve-source.js';
 export { UnsafeArchiveError, extractModelArchive } from './model-source/archive.js';
+export { createObjectStore } from './storage/object-store.js';
+export type { ObjectStore, ObjectStoreOptions } from './storage/object-store.js';

@@ -10,6 +10,11 @@ import {
 export interface BackendRequest extends InvocationRequest {
   /** `X-Amzn-SageMaker-Target-Model`: the model of a multi-model endpoint. */
   readonly targetModel?: string | undefined;
+  /**
+   * Where the body also is in an object store workers can read (async inputs):
+   * a queue backend may send this location instead of a large body.
+   */
+  readonly bodyLocation?: string | undefined;
 }
 
 export type BackendResponse =

@@ -25,6 +25,9 @@ export interface QueueBackendOptions {
   readonly logger: HandlerLogger;
 }
 
+/** Bodies above this go to workers by location when they have one. */
+const INLINE_BODY_BYTES = 256 * 1024;
+
 const unavailable = (message: string, retryAfter?: number): BackendResponse => ({
   ok: false,
   error: new InferenceError('UNAVAILABLE', message).toJSON(),
@@ -90,7 +93,10 @@ export async function createQueueBackend(options: QueueBackendOptions): Promise<
               ...(request.customAttributes === undefined
                 ? {}
                 : { customAttributes: request.customAttributes }),
-              body: request.body,
+              // A large body the workers can read from the store stays out of Redis.
+              ...(request.bodyLocation !== undefined && request.body.byteLength > INLINE_BODY_BYTES
+                ? { body: new Uint8Array(0), bodyLocation: request.bodyLocation }
+                : { body: request.body }),
               deadline: request.deadline,
               enqueuedAt: Date.now(),
               replyTo: options.replies.key,

@@ -141,6 +141,12 @@ export const gatewayConfigSchema = z.object({
       /** Endpoint of an S3-compatible store (MinIO, LocalStack). */
       s3Endpoint: z.url().optional(),
       s3Region: z.string().min(1).optional(),
+      /**
+       * Whether queue workers can read this store (they run with `--storage` set to
+       * the same URL): large async bodies then reach them by location, not through
+       * Redis. @defaultValue true for `s3://`, false for a directory
+       */
+      sharedWithWorkers: z.boolean().optional(),
     })
     .default({ url: './.switchyard/storage' }),
   /** Async inference (`/async-invocations`, `/v1/models/{name}/async`). */

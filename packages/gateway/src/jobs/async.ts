@@ -8,7 +8,7 @@ import {
 } from '@switchyard/handlers';
 import { dispatch } from '../http/dispatch.js';
 import type { ModelRegistry } from '../http/model-registry.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import type { ObjectStore } from '@switchyard/worker';
 import type { StateStore } from './state.js';
 import type { TaskQueue } from './tasks.js';
 
@@ -70,6 +70,8 @@ export interface AsyncInferencesOptions {
   readonly recordTtlSeconds?: number;
   /** Webhook delivery: attempts, first backoff (doubling), per-call timeout. */
   readonly webhook?: { attempts: number; backoffMs: number; timeoutMs: number };
+  /** Whether queue workers read the same store: large inputs then reach them by location. */
+  readonly storeSharedWithWorkers?: boolean;
   /** Runs of an inference that failed in a retryable way (a worker down) before it fails. */
   readonly attempts?: number;
 }
@@ -239,6 +241,10 @@ export class AsyncInferences {
           targetVariant: record.targetVariant,
           stickyKey: record.stickyKey,
           timeoutMs: record.timeoutMs,
+          bodyLocation:
+            this.options.storeSharedWithWorkers === true
+              ? this.options.store.locate(record.inputKey)
+              : undefined,
         },
         this.options.logger,
       );

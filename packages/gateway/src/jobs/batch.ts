@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { routable } from '../http/dispatch.js';
 import type { ModelRegistry, ModelState, VariantState } from '../http/model-registry.js';
 import { chooseVariant } from '../routing/choose-variant.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import type { ObjectStore } from '@switchyard/worker';
 import { splitLines, type InputChunk, type InputRecord } from './split.js';
 import type { StateStore } from './state.js';
 import { TaskInterrupted, type TaskQueue } from './tasks.js';

@@ -1,7 +1,7 @@
 import type { HandlerLogger } from '@switchyard/handlers';
 import type { GatewayConfig } from '../config/schema.js';
 import type { ModelRegistry } from '../http/model-registry.js';
-import { createObjectStore } from '../storage/object-store.js';
+import { createObjectStore } from '@switchyard/worker';
 import { AsyncInferences } from './async.js';
 import { BatchJobs } from './batch.js';
 import { memoryState, redisState } from './state.js';
@@ -53,6 +53,8 @@ export function startJobs(
   const asyncInferences = new AsyncInferences({
     ...common,
     recordTtlSeconds: config.async.recordTtlSeconds,
+    storeSharedWithWorkers:
+      config.storage.sharedWithWorkers ?? config.storage.url.startsWith('s3://'),
     attempts: config.async.attempts,
     webhook: config.async.webhook,
   });

@@ -36,6 +36,11 @@ export const jobRequestSchema = z.object({
   contentType: z.string().min(1).max(256),
   accept: z.string().max(1024).optional(),
   body: z.base64(),
+  /**
+   * Where a large body is in the object store the gateway and workers share; the
+   * body itself is then empty, and the worker reads it from there.
+   */
+  bodyLocation: z.string().min(1).max(2048).optional(),
   /** `X-Amzn-SageMaker-Custom-Attributes` (SageMaker caps it at 1024 characters). */
   customAttributes: z.string().max(1024).optional(),
   /** W3C trace context of the gateway span that enqueued the job. */

@@ -1,5 +1,6 @@
 import {
   InferenceError,
+  toInferenceError,
   decodeChunkRequest,
   decodeJobRequest,
   encodeChunkResult,
@@ -11,6 +12,8 @@ import {
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ModelRuntime } from '../runtime/model-runtime.js';
+import type { RuntimeResult } from '../runtime/types.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import { runChunk } from './chunk.js';
 
 export interface QueueConsumerOptions {
@@ -24,6 +27,8 @@ export interface QueueConsumerOptions {
   readonly stalledIntervalMs: number;
   /** How long finished jobs (and reply lists) are kept for late look-ups. */
   readonly resultTtlMs: number;
+  /** Where jobs that name a body location (large async bodies) have their body. */
+  readonly store?: ObjectStore;
   /** Called with each finished job's result (metrics). */
   readonly onResult?: (result: JobResult) => void;
 }
@@ -82,6 +87,25 @@ export function startQueueConsumer(options: QueueConsumerOptions): QueueConsumer
     return encodeChunkResult(outcomes);
   };
 
+  // A large body stays in the object store the gateway wrote it to.
+  const readBody = async (location: string): Promise<Uint8Array> => {
+    const { store } = options;
+    if (store === undefined) {
+      throw new InferenceError(
+        'UNAVAILABLE',
+        `the job's body is at ${location}, and this worker has no --storage to read it from`,
+      );
+    }
+    const key = store.keyOf(location);
+    if (key === undefined) {
+      throw new InferenceError(
+        'INVALID_INPUT',
+        `the job's body location ${location} is outside this worker's store`,
+      );
+    }
+    return store.getBytes(key);
+  };
+
   const process = async (job: Job) => {
     if (job.name === 'chunk') return processChunk(job);
     let request;
@@ -92,15 +116,24 @@ export function startQueueConsumer(options: QueueConsumerOptions): QueueConsumer
       throw new UnrecoverableError((error as Error).message);
     }
     const { body, ...rest } = request;
-    const outcome = await runtime.invoke({
-      requestId: rest.requestId,
-      body,
-      contentType: rest.contentType,
-      accept: rest.accept,
-      customAttributes: rest.customAttributes,
-      deadline: rest.deadline,
-      enqueuedAt: rest.enqueuedAt,
-    });
+    let outcome: RuntimeResult;
+    try {
+      outcome = await runtime.invoke({
+        requestId: rest.requestId,
+        body: rest.bodyLocation === undefined ? body : await readBody(rest.bodyLocation),
+        contentType: rest.contentType,
+        accept: rest.accept,
+        customAttributes: rest.customAttributes,
+        deadline: rest.deadline,
+        enqueuedAt: rest.enqueuedAt,
+      });
+    } catch (error) {
+      outcome = {
+        ok: false,
+        error: toInferenceError(error).toJSON(),
+        timings: { queueMs: 0, batchWaitMs: 0, computeMs: 0, batchSize: 0 },
+      };
+    }
     const timings = {
       queueMs: outcome.timings.queueMs + outcome.timings.batchWaitMs,
       computeMs: outcome.timings.computeMs,
