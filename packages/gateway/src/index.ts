@@ -12,6 +12,8 @@ export { createApp } from './http/app.js';
 export type { AppDeps } from './http/app.js';
 export { closeRegistry, createModelRegistry } from './http/model-registry.js';
 export { startJobs } from './jobs/index.js';
+export { startPolicies } from './policy/index.js';
+export type { Policies } from './policy/index.js';
 export type { Jobs } from './jobs/index.js';
 export type { ModelRegistry, ModelState, VariantState } from './http/model-registry.js';
 export { chooseVariant } from './routing/choose-variant.js';

@@ -7,7 +7,10 @@ import { ConfigError, embeddedDefaultConfig, loadGatewayConfig } from './config/
 import { createApp } from './http/app.js';
 import { closeRegistry, createModelRegistry } from './http/model-registry.js';
 import { startJobs } from './jobs/index.js';
+import { createGatewayMetrics } from './metrics.js';
+import { startPolicies } from './policy/index.js';
 import { startWeightSync } from './routing/weight-sync.js';
+import { startTracing } from './tracing.js';
 
 const HELP = `switchyard-gateway: the Switchyard inference gateway.
 
@@ -18,7 +21,11 @@ Usage:
                   embedded default serves the example model "iris" (variants v1, v2 at
                   50/50) in this process: no Redis, no AWS.
   --port N        listen port (env PORT; default 8080, or the configuration's server.port)
-  --help          this text`;
+  --help          this text
+
+Tracing: the standard OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_EXPORTER,
+OTEL_SERVICE_NAME, ...) start the OpenTelemetry SDK; without them, or with
+OTEL_SDK_DISABLED=true, there is none.`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -37,18 +44,23 @@ async function main(): Promise<void> {
       : await loadGatewayConfig(configFile);
   const port = portText === undefined ? config.server.port : Number(portText);
   const logger = pino({ base: { service: 'switchyard-gateway' } });
+  const tracing = await startTracing('switchyard-gateway');
   const models = await createModelRegistry(config, logger);
   const weights =
     config.redis === undefined
       ? undefined
       : await startWeightSync(models, config.redis.url, logger);
   const jobs = startJobs(config, models, logger);
+  const policies = startPolicies(config, logger);
   const app = createApp({
     models,
     logger,
     jobs,
+    metrics: createGatewayMetrics(models),
     ...(weights === undefined ? {} : { weights }),
-    ...(config.admin === undefined ? {} : { adminKeySha256: config.admin.keySha256 }),
+    keys: policies.keys,
+    limiter: policies.limiter,
+    rateLimits: policies.rateLimits,
   });
   const server = serve({ fetch: app.fetch, port }, (info: AddressInfo) => {
     logger.info(
@@ -70,7 +82,9 @@ async function main(): Promise<void> {
       // Background tasks first (a batch job stops where it can resume), then backends.
       void jobs
         .close()
-        .then(() => Promise.all([closeRegistry(models), weights?.close()]))
+        .then(() => Promise.all([closeRegistry(models), weights?.close(), policies.close()]))
+        // Spans still buffered go out before the process ends.
+        .then(() => tracing?.shutdown())
         .then(() => process.exit(0));
     });
   };

@@ -13,6 +13,7 @@ import { startQueueConsumer } from './queue/consumer.js';
 import { createObjectStore } from './storage/object-store.js';
 import { createOpsApp, listen, serveSageMaker } from './server/sagemaker-server.js';
 import { startModelHost, type ModelHost } from './runtime/model-host.js';
+import { startTracing } from './tracing.js';
 
 const HELP = `switchyard-worker: serve an ONNX model behind the SageMaker handler chain.
 
@@ -49,6 +50,10 @@ Server (serve):
   --port N                  listen port (default 8080; env SAGEMAKER_BIND_TO_PORT); also serves GET /metrics
 
   --help                    this text
+
+Tracing: the standard OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_EXPORTER,
+OTEL_SERVICE_NAME, ...) start the OpenTelemetry SDK; without them, or with
+OTEL_SDK_DISABLED=true, there is none.
 
 SIGTERM stops taking work, finishes what is in flight, and exits 0.`;
 
@@ -153,6 +158,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const config = resolveWorkerConfig(toOptions(values));
   const logger = createLogger();
+  const tracing = await startTracing('switchyard-worker');
   const host = await startHost(config, logger);
   const metrics = createWorkerMetrics({ model: config.modelName, variant: config.variant });
   const runtime = instrument(host, metrics);
@@ -167,6 +173,8 @@ async function main(argv: string[]): Promise<void> {
       logger.info({ signal }, 'stopping: finishing work in flight');
       await stop();
       await host.close();
+      // Spans still buffered go out before the process ends.
+      await tracing?.shutdown();
       logger.info('stopped');
       process.exit(0);
     })();

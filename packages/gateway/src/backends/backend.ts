@@ -33,6 +33,14 @@ export type BackendResponse =
       readonly retryable?: boolean;
     };
 
+/** Jobs of a queue variant by state, as BullMQ counts them. */
+export interface QueueDepth {
+  readonly waiting: number;
+  /** Waiting with a priority: batch-job chunks. */
+  readonly prioritized: number;
+  readonly active: number;
+}
+
 /** Where a variant's requests go: in process, a queue, or a SageMaker endpoint. */
 export interface Backend {
   readonly type: 'local' | 'queue' | 'sagemaker';
@@ -45,6 +53,11 @@ export interface Backend {
   runChunk(chunk: ChunkRequest, signal: AbortSignal): Promise<RecordOutcome[]>;
   /** Whether the backend can take traffic now. */
   healthy(): boolean;
+  /**
+   * Jobs in the backend's queue now (queue backends only); `undefined` when it has
+   * no figure. Rejects when the queue cannot be read (Redis down).
+   */
+  depth?(): Promise<QueueDepth | undefined>;
   close(): Promise<void>;
 }
 

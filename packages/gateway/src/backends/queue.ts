@@ -1,3 +1,4 @@
+import { SpanKind } from '@opentelemetry/api';
 import {
   InferenceError,
   decodeChunkResult,
@@ -6,10 +7,17 @@ import {
   encodeJobRequest,
   toInferenceError,
   type HandlerLogger,
+  type JobRequest,
 } from '@switchyard/handlers';
 import { Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { singleModelOnly, type Backend, type BackendResponse } from './backend.js';
+import { injectTraceContext, startChildSpan, traced } from '../tracing.js';
+import {
+  singleModelOnly,
+  type Backend,
+  type BackendRequest,
+  type BackendResponse,
+} from './backend.js';
 import type { ReplyChannel } from './reply-channel.js';
 
 export interface QueueBackendOptions {
@@ -24,6 +32,8 @@ export interface QueueBackendOptions {
   readonly replies: ReplyChannel;
   readonly logger: HandlerLogger;
 }
+
+type TraceContext = NonNullable<JobRequest['traceContext']>;
 
 /** Bodies above this go to workers by location when they have one. */
 const INLINE_BODY_BYTES = 256 * 1024;
@@ -66,78 +76,92 @@ export async function createQueueBackend(options: QueueBackendOptions): Promise<
     return waiting.count;
   };
 
-  return {
-    type: 'queue',
-    healthy: () => connected,
-    async invoke(request) {
-      if (request.targetModel !== undefined) return singleModelOnly(options.modelName);
-      if (!connected)
-        return unavailable(`queue "${options.queue}" is unreachable (Redis is down)`, 1);
-      try {
-        if ((await waitingCount()) >= options.maxWaiting) {
-          return unavailable(
-            `model "${options.modelName}" has ${options.maxWaiting} or more requests waiting`,
-            1,
-          );
-        }
-        const answer = options.replies.wait(request.requestId, request.deadline);
-        await queue
-          .add(
-            'invoke',
-            encodeJobRequest({
-              requestId: request.requestId,
-              model: options.modelName,
-              variant: options.variant,
-              contentType: request.contentType,
-              ...(request.accept === undefined ? {} : { accept: request.accept }),
-              ...(request.customAttributes === undefined
-                ? {}
-                : { customAttributes: request.customAttributes }),
-              // A large body the workers can read from the store stays out of Redis.
-              ...(request.bodyLocation !== undefined && request.body.byteLength > INLINE_BODY_BYTES
-                ? { body: new Uint8Array(0), bodyLocation: request.bodyLocation }
-                : { body: request.body }),
-              deadline: request.deadline,
-              enqueuedAt: Date.now(),
-              replyTo: options.replies.key,
-            }),
-            {
-              jobId: request.requestId,
-              attempts: options.attempts,
-              backoff: { type: 'exponential', delay: 100 },
-            },
-          )
-          .catch((error: unknown) => {
-            options.replies.forget(request.requestId);
-            throw error;
-          });
-        const result = (await answer) ?? (await lateLookup(queue, request.requestId));
-        if (result === undefined) {
-          return {
-            ok: false,
-            error: new InferenceError('TIMEOUT', 'no answer before the deadline').toJSON(),
-          };
-        }
-        return result.ok
-          ? {
-              ok: true,
-              body: result.body,
-              contentType: result.contentType,
-              customAttributes: result.customAttributes,
-            }
-          : { ok: false, error: result.error.toJSON() };
-      } catch (error) {
-        const inference = toInferenceError(error);
-        if (inference.code !== 'INTERNAL') return { ok: false, error: inference.toJSON() };
-        options.logger.warn(
-          { queue: options.queue, err: (error as Error).message },
-          'queue backend failed',
-        );
+  const send = async (
+    request: BackendRequest,
+    traceContext?: TraceContext,
+  ): Promise<BackendResponse> => {
+    if (request.targetModel !== undefined) return singleModelOnly(options.modelName);
+    if (!connected)
+      return unavailable(`queue "${options.queue}" is unreachable (Redis is down)`, 1);
+    try {
+      if ((await waitingCount()) >= options.maxWaiting) {
         return unavailable(
-          `queue "${options.queue}" is unreachable: ${(error as Error).message}`,
+          `model "${options.modelName}" has ${options.maxWaiting} or more requests waiting`,
           1,
         );
       }
+      const answer = options.replies.wait(request.requestId, request.deadline);
+      await queue
+        .add(
+          'invoke',
+          encodeJobRequest({
+            requestId: request.requestId,
+            model: options.modelName,
+            variant: options.variant,
+            contentType: request.contentType,
+            ...(request.accept === undefined ? {} : { accept: request.accept }),
+            ...(request.customAttributes === undefined
+              ? {}
+              : { customAttributes: request.customAttributes }),
+            // A large body the workers can read from the store stays out of Redis.
+            ...(request.bodyLocation !== undefined && request.body.byteLength > INLINE_BODY_BYTES
+              ? { body: new Uint8Array(0), bodyLocation: request.bodyLocation }
+              : { body: request.body }),
+            ...(traceContext === undefined ? {} : { traceContext }),
+            deadline: request.deadline,
+            enqueuedAt: Date.now(),
+            replyTo: options.replies.key,
+          }),
+          {
+            jobId: request.requestId,
+            attempts: options.attempts,
+            backoff: { type: 'exponential', delay: 100 },
+          },
+        )
+        .catch((error: unknown) => {
+          options.replies.forget(request.requestId);
+          throw error;
+        });
+      const result = (await answer) ?? (await lateLookup(queue, request.requestId));
+      if (result === undefined) {
+        return {
+          ok: false,
+          error: new InferenceError('TIMEOUT', 'no answer before the deadline').toJSON(),
+        };
+      }
+      return result.ok
+        ? {
+            ok: true,
+            body: result.body,
+            contentType: result.contentType,
+            customAttributes: result.customAttributes,
+          }
+        : { ok: false, error: result.error.toJSON() };
+    } catch (error) {
+      const inference = toInferenceError(error);
+      if (inference.code !== 'INTERNAL') return { ok: false, error: inference.toJSON() };
+      options.logger.warn(
+        { queue: options.queue, err: (error as Error).message },
+        'queue backend failed',
+      );
+      return unavailable(`queue "${options.queue}" is unreachable: ${(error as Error).message}`, 1);
+    }
+  };
+
+  return {
+    type: 'queue',
+    healthy: () => connected,
+    invoke(request) {
+      // Inside a traced request: a PRODUCER span, whose context the job carries.
+      const span = startChildSpan('queue.send', SpanKind.PRODUCER);
+      if (span === undefined) return send(request);
+      span.setAttributes({
+        'messaging.system': 'bullmq',
+        'messaging.operation.type': 'send',
+        'messaging.destination.name': options.queue,
+        'messaging.message.id': request.requestId,
+      });
+      return traced(span, () => send(request, injectTraceContext()));
     },
     async runChunk(chunk, signal) {
       // One job per chunk, behind real-time requests (those have no priority). Its id
@@ -179,6 +203,16 @@ export async function createQueueBackend(options: QueueBackendOptions): Promise<
         await new Promise((resolve) => setTimeout(resolve, pause));
         pause = Math.min(500, pause * 2);
       }
+    },
+    async depth() {
+      // BullMQ would wait for the connection: fail at once, as requests do.
+      if (!connected) throw new Error(`queue "${options.queue}" is unreachable (Redis is down)`);
+      const counts = await queue.getJobCounts('waiting', 'prioritized', 'active');
+      return {
+        waiting: counts['waiting'] ?? 0,
+        prioritized: counts['prioritized'] ?? 0,
+        active: counts['active'] ?? 0,
+      };
     },
     async close() {
       await queue.close();

@@ -3,8 +3,15 @@ import {
   SageMakerRuntimeClient,
   SageMakerRuntimeServiceException,
 } from '@aws-sdk/client-sagemaker-runtime';
+import { SpanKind } from '@opentelemetry/api';
 import { InferenceError, type HandlerLogger, type InferenceErrorCode } from '@switchyard/handlers';
-import { chunkByRecords, type Backend, type BackendResponse } from './backend.js';
+import { startChildSpan, traced } from '../tracing.js';
+import {
+  chunkByRecords,
+  type Backend,
+  type BackendRequest,
+  type BackendResponse,
+} from './backend.js';
 
 export interface SageMakerBackendOptions {
   readonly endpointName: string;
@@ -75,47 +82,57 @@ export function createSageMakerBackend(options: SageMakerBackendOptions): Backen
     maxAttempts: 1,
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
   });
+  const call = async (request: BackendRequest): Promise<BackendResponse> => {
+    try {
+      const output = await client.send(
+        new InvokeEndpointCommand({
+          EndpointName: options.endpointName,
+          Body: request.body,
+          ContentType: request.contentType,
+          ...(request.accept === undefined ? {} : { Accept: request.accept }),
+          ...(request.customAttributes === undefined
+            ? {}
+            : { CustomAttributes: request.customAttributes }),
+          ...(options.targetVariant === undefined ? {} : { TargetVariant: options.targetVariant }),
+          ...((request.targetModel ?? options.targetModel) === undefined
+            ? {}
+            : { TargetModel: request.targetModel ?? options.targetModel }),
+          InferenceId: request.requestId.slice(0, 64),
+        }),
+        { abortSignal: AbortSignal.timeout(Math.max(1, request.deadline - Date.now())) },
+      );
+      return {
+        ok: true,
+        body: output.Body,
+        contentType: output.ContentType ?? 'application/octet-stream',
+        customAttributes: output.CustomAttributes,
+      };
+    } catch (error) {
+      const mapped = mapError(error);
+      if (!mapped.ok)
+        options.logger.warn(
+          { endpoint: options.endpointName, code: mapped.error.code },
+          'SageMaker call failed',
+        );
+      return mapped;
+    }
+  };
   const backend: Backend = {
     type: 'sagemaker',
     healthy: () => true,
     // An endpoint takes one payload per call: records go as calls, 16 at a time.
     runChunk: (chunk) => chunkByRecords((request) => backend.invoke(request), chunk, 16),
-    async invoke(request) {
-      try {
-        const output = await client.send(
-          new InvokeEndpointCommand({
-            EndpointName: options.endpointName,
-            Body: request.body,
-            ContentType: request.contentType,
-            ...(request.accept === undefined ? {} : { Accept: request.accept }),
-            ...(request.customAttributes === undefined
-              ? {}
-              : { CustomAttributes: request.customAttributes }),
-            ...(options.targetVariant === undefined
-              ? {}
-              : { TargetVariant: options.targetVariant }),
-            ...((request.targetModel ?? options.targetModel) === undefined
-              ? {}
-              : { TargetModel: request.targetModel ?? options.targetModel }),
-            InferenceId: request.requestId.slice(0, 64),
-          }),
-          { abortSignal: AbortSignal.timeout(Math.max(1, request.deadline - Date.now())) },
-        );
-        return {
-          ok: true,
-          body: output.Body,
-          contentType: output.ContentType ?? 'application/octet-stream',
-          customAttributes: output.CustomAttributes,
-        };
-      } catch (error) {
-        const mapped = mapError(error);
-        if (!mapped.ok)
-          options.logger.warn(
-            { endpoint: options.endpointName, code: mapped.error.code },
-            'SageMaker call failed',
-          );
-        return mapped;
-      }
+    invoke(request) {
+      const span = startChildSpan('sagemaker.InvokeEndpoint', SpanKind.CLIENT);
+      if (span === undefined) return call(request);
+      span.setAttributes({
+        'rpc.system': 'aws-api',
+        'rpc.service': 'SageMaker Runtime',
+        'rpc.method': 'InvokeEndpoint',
+        'cloud.region': options.region,
+        'aws.sagemaker.endpoint_name': options.endpointName,
+      });
+      return traced(span, () => call(request));
     },
     close() {
       client.destroy();

@@ -102,7 +102,41 @@ const model = z
     });
   });
 
+const rate = z.object({
+  /** Sustained requests per second. */
+  rps: z.number().positive(),
+  /** Requests allowed at once after a quiet spell. */
+  burst: z.number().int().positive(),
+});
+
+const apiKey = z.object({
+  /** Name in logs and listings. */
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/),
+  /** SHA-256 hex digest of the key (`printf %s "$KEY" | sha256sum`); never the key. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest'),
+  /** Models the key may call; `*` for all. */
+  models: z.array(z.string().min(1)).min(1).default(['*']),
+  /** Admin routes (weights, keys). */
+  admin: z.boolean().default(false),
+  /** This key's own rate (over `rateLimits.perKey`). */
+  rateLimit: rate.optional(),
+});
+
 export const gatewayConfigSchema = z.object({
+  /**
+   * API keys. With any (here, in `admin`, or added through `POST /v1/admin/keys`),
+   * every model and admin route needs one.
+   */
+  auth: z.object({ keys: z.array(apiKey).default([]) }).default({ keys: [] }),
+  /** Token-bucket rate limits, shared across replicas through Redis when configured. */
+  rateLimits: z
+    .object({
+      /** Each key's rate, unless the key sets its own. */
+      perKey: rate.optional(),
+      /** Each model's rate, over all callers. */
+      models: z.record(z.string(), rate).default({}),
+    })
+    .default({ models: {} }),
   /**
    * Bearer keys for admin routes, stored as SHA-256 hex digests of the keys
    * (`printf %s "$KEY" | sha256sum`). Without any, admin routes are open, as in the

@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   InferenceError,
   parseMediaType,
@@ -6,16 +5,27 @@ import {
   type HandlerLogger,
 } from '@switchyard/handlers';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import { bearerAuth } from 'hono/bearer-auth';
-import { HTTPException } from 'hono/http-exception';
 import { bodyLimit } from 'hono/body-limit';
-import { requestId, type RequestIdVariables } from 'hono/request-id';
+import { requestId } from 'hono/request-id';
+import { secureHeaders } from 'hono/secure-headers';
 import { z } from 'zod';
+import { memoryState } from '../jobs/state.js';
+import { KeyRing, mayUse } from '../policy/keys.js';
+import type { RateLimiter } from '../policy/rate-limit.js';
 import type { WeightSync } from '../routing/weight-sync.js';
+import {
+  adminOnly,
+  authenticate,
+  modelAccess,
+  rateLimit,
+  type Env,
+  type RateLimits,
+} from './auth.js';
 import { checkTypes } from './content-types.js';
 import { dispatch } from './dispatch.js';
 import { registerJobRoutes } from './job-routes.js';
 import type { Jobs } from '../jobs/index.js';
+import type { GatewayMetrics } from '../metrics.js';
 import { errorResponse } from './errors.js';
 import type { ModelRegistry, ModelState } from './model-registry.js';
 
@@ -31,13 +41,23 @@ type Format = 'plain' | 'sagemaker';
 
 export interface AppDeps {
   readonly models: ModelRegistry;
-  /** SHA-256 hex digests of the admin bearer keys; admin routes are open without. */
+  /**
+   * SHA-256 hex digests of admin bearer keys (the `admin.keySha256` setting); with
+   * any, every route needs a key. `keys` replaces it.
+   */
   readonly adminKeySha256?: readonly string[];
+  /** API keys; without any configured or added, routes are open. */
+  readonly keys?: KeyRing;
+  /** Rate limits per model and per key, shared through the limiter's Redis. */
+  readonly limiter?: RateLimiter;
+  readonly rateLimits?: RateLimits;
   readonly logger: HandlerLogger;
   /** Shares weight changes with other replicas (Redis); without it they stay local. */
   readonly weights?: WeightSync;
   /** Async inference and batch jobs; their routes exist only with it. */
   readonly jobs?: Jobs;
+  /** Prometheus metrics; with them, requests are counted and `GET /metrics` serves them. */
+  readonly metrics?: GatewayMetrics;
 }
 
 function describeModel(model: ModelState) {
@@ -61,15 +81,54 @@ function describeModel(model: ModelState) {
   };
 }
 
-/** Bearer auth against stored key digests, answering in our error shape. */
-function adminOnly(digests: readonly string[] | undefined): MiddlewareHandler<Env> {
-  if (digests === undefined || digests.length === 0) return async (_c, next) => next();
-  const stored = digests.map((d) => Buffer.from(d, 'hex'));
-  return bearerAuth({
-    verifyToken: (token) => {
-      const digest = createHash('sha256').update(token).digest();
-      return stored.some((s) => s.length === digest.length && timingSafeEqual(s, digest));
-    },
+const keyBody = z.object({
+  id: z.string(),
+  models: z.array(z.string().min(1)).min(1).default(['*']),
+  admin: z.boolean().default(false),
+  rateLimit: z
+    .object({ rps: z.number().positive(), burst: z.number().int().positive() })
+    .optional(),
+});
+
+/** `POST|GET /v1/admin/keys`, `DELETE /v1/admin/keys/{id}`: keys without a restart. */
+function registerKeyRoutes(app: Hono<Env>, keys: KeyRing, logger: HandlerLogger): void {
+  const fail = (c: Context<Env>, error: unknown) =>
+    errorResponse(toInferenceError(error).toJSON(), c.var.requestId, 'plain');
+  app.post('/v1/admin/keys', adminOnly(), async (c) => {
+    try {
+      const parsed = keyBody.safeParse(await c.req.json().catch(() => undefined));
+      if (!parsed.success) {
+        throw new InferenceError(
+          'INVALID_INPUT',
+          'expected {"id": "<name>", "models": ["<model>" | "*"], "admin": false, "rateLimit": {"rps", "burst"}}',
+        );
+      }
+      // The first key must be able to manage the others, or nobody could.
+      if (!parsed.data.admin && !(await keys.enabled())) {
+        throw new InferenceError('INVALID_INPUT', 'the first key must be an admin key');
+      }
+      const { key, grant } = await keys.create(parsed.data);
+      logger.info(
+        { requestId: c.var.requestId, keyId: grant.id, by: c.var.grant?.id },
+        'key created',
+      );
+      return c.json({ ...grant, key }, 201);
+    } catch (error) {
+      return fail(c, error);
+    }
+  });
+  app.get('/v1/admin/keys', adminOnly(), async (c) => c.json({ keys: await keys.list() }));
+  app.delete('/v1/admin/keys/:id', adminOnly(), async (c) => {
+    try {
+      await keys.revoke(c.req.param('id'));
+      logger.info(
+        { requestId: c.var.requestId, keyId: c.req.param('id'), by: c.var.grant?.id },
+        'key revoked',
+      );
+      return c.body(null, 204);
+    } catch (error) {
+      return fail(c, error);
+    }
   });
 }
 
@@ -89,6 +148,48 @@ export function createApp(deps: AppDeps): Hono<Env> {
   const { models, logger } = deps;
   const app = new Hono<Env>();
   app.use(requestId());
+  app.use(secureHeaders());
+  app.use(async (c, next) => {
+    await next();
+    c.res.headers.set('X-Request-Id', c.var.requestId);
+  });
+  const keys =
+    deps.keys ??
+    (deps.adminKeySha256 === undefined || deps.adminKeySha256.length === 0
+      ? undefined
+      : new KeyRing(
+          deps.adminKeySha256.map((sha256, i) => ({
+            id: `admin-${i + 1}`,
+            sha256,
+            models: ['*'],
+            admin: true,
+          })),
+          memoryState(),
+        ));
+  // Counted around everything else, so that refusals (401, 403, 413, 429) count too.
+  if (deps.metrics !== undefined) {
+    const count = countRequests(deps.metrics);
+    app.post('/endpoints/:name/invocations', count('sagemaker'));
+    app.post('/v1/models/:name/invoke', count('plain'));
+    if (deps.jobs !== undefined) {
+      app.post('/endpoints/:name/async-invocations', count('async'));
+      app.post('/v1/models/:name/async', count('async'));
+    }
+  }
+  const auth = authenticate(keys);
+  for (const path of ['/v1/*', '/endpoints/*']) app.use(path, auth);
+  for (const path of ['/v1/models/:name', '/v1/models/:name/*', '/endpoints/:name/*']) {
+    app.use(path, modelAccess());
+  }
+  const limit = rateLimit(deps.limiter, deps.rateLimits);
+  for (const path of [
+    '/endpoints/:name/invocations',
+    '/endpoints/:name/async-invocations',
+    '/v1/models/:name/invoke',
+    '/v1/models/:name/async',
+  ]) {
+    app.post(path, limit);
+  }
 
   // Each model's own body limit, enforced while the body streams in (chunked too).
   const limits = new Map<string, Map<Format, MiddlewareHandler<Env>>>();
@@ -187,7 +288,13 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.post('/endpoints/:name/invocations', limitFor('sagemaker'), invoke('sagemaker'));
   app.post('/v1/models/:name/invoke', limitFor('plain'), invoke('plain'));
 
-  app.get('/v1/models', (c) => c.json({ models: [...models.values()].map(describeModel) }));
+  app.get('/v1/models', (c) => {
+    const grant = c.var.grant;
+    const visible = [...models.values()].filter(
+      (m) => grant === undefined || mayUse(grant, m.name),
+    );
+    return c.json({ models: visible.map(describeModel) });
+  });
   app.get('/v1/models/:name', (c) => {
     const model = models.get(c.req.param('name'));
     if (model === undefined) {
@@ -199,7 +306,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }
     return c.json(describeModel(model));
   });
-  app.put('/v1/models/:name/weights', adminOnly(deps.adminKeySha256), async (c) => {
+  app.put('/v1/models/:name/weights', adminOnly(), async (c) => {
     const requestId = requestIdOf(c);
     const model = models.get(c.req.param('name'));
     if (model === undefined) {
@@ -267,7 +374,18 @@ export function createApp(deps: AppDeps): Hono<Env> {
     registerJobRoutes(app, { jobs: deps.jobs, models, logger });
   }
 
+  if (keys !== undefined) registerKeyRoutes(app, keys, logger);
+
   app.get('/ping', (c) => c.json({ status: 'ok' }));
+  // Open like /ping even with API keys on: restrict it at the network level.
+  const metrics = deps.metrics;
+  if (metrics !== undefined) {
+    app.get('/metrics', async (c) =>
+      c.body(await metrics.registry.metrics(), 200, {
+        'Content-Type': metrics.registry.contentType,
+      }),
+    );
+  }
   app.get('/health/ready', (c) => {
     const unready = [...models.values()]
       .filter((m) => ![...m.variants.values()].some((v) => v.weight > 0 && v.backend.healthy()))
@@ -276,16 +394,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
       ? c.json({ status: 'ready' })
       : c.json({ status: 'unavailable', models: unready }, 503);
   });
-  // Hono's bearer auth answers with an HTTPException; give it our error shape.
   app.onError((error, c) => {
-    if (error instanceof HTTPException && error.status === 401) {
-      return errorResponse(
-        { code: 'UNAUTHORIZED', message: 'admin routes need Authorization: Bearer <admin key>' },
-        requestIdOf(c),
-        'plain',
-        { 'WWW-Authenticate': error.getResponse().headers.get('WWW-Authenticate') ?? 'Bearer' },
-      );
-    }
     logger.error({ requestId: requestIdOf(c), err: error.message }, 'unhandled error');
     return errorResponse({ code: 'INTERNAL', message: 'internal error' }, requestIdOf(c), 'plain');
   });
@@ -299,7 +408,41 @@ export function createApp(deps: AppDeps): Hono<Env> {
   return app;
 }
 
-type Env = { Variables: RequestIdVariables };
+/**
+ * Count each request on a model route once answered: the variant from the answer's
+ * `x-Amzn-Invoked-Production-Variant`, the code from its error body. Async
+ * submissions are counted, not timed (their inference runs later).
+ */
+function countRequests(metrics: GatewayMetrics) {
+  return (route: 'sagemaker' | 'plain' | 'async'): MiddlewareHandler<Env> =>
+    async (c, next) => {
+      const started = performance.now();
+      // Read now: after next(), params are those of the last route that ran.
+      const model = c.req.param('name') ?? '';
+      await next();
+      const seconds = (performance.now() - started) / 1000;
+      metrics.record({
+        model,
+        variant: c.res.headers.get(H.invokedVariant) ?? undefined,
+        route,
+        code: c.res.ok ? 'ok' : await errorCode(c.res),
+        seconds: route === 'async' ? undefined : seconds,
+      });
+    };
+}
+
+/** The code of an error answer (`{"error": {"code"}}`), `INTERNAL` when it has none. */
+async function errorCode(response: Response): Promise<string> {
+  const body: unknown = await response
+    .clone()
+    .json()
+    .catch(() => undefined);
+  const error: unknown =
+    typeof body === 'object' && body !== null ? (body as { error?: unknown }).error : undefined;
+  const code: unknown =
+    typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : 'INTERNAL';
+}
 
 /** The request id hono's request-id middleware set (from X-Request-Id, or new). */
 function requestIdOf(c: Context<Env>): string {

@@ -1,6 +1,20 @@
-import { InferenceError, RETRYABLE_CODES, type HandlerLogger } from '@switchyard/handlers';
+import {
+  SpanKind,
+  SpanStatusCode,
+  context,
+  isSpanContextValid,
+  trace,
+  type Span,
+} from '@opentelemetry/api';
+import {
+  HTTP_STATUS_BY_CODE,
+  InferenceError,
+  RETRYABLE_CODES,
+  type HandlerLogger,
+} from '@switchyard/handlers';
 import type { BackendRequest, BackendResponse } from '../backends/backend.js';
 import { chooseVariant } from '../routing/choose-variant.js';
+import { tracer } from '../tracing.js';
 import type { ModelState } from './model-registry.js';
 
 /** One validated request, as every entry point (sync now, async later) hands it over. */
@@ -36,11 +50,45 @@ export function routable(model: ModelState): { name: string; weight: number }[] 
  * weights), call its backend, move on through the fallback list on retryable
  * failures while the deadline allows (never away from an explicit target), feed
  * each variant's canary guard, and offer the answered request to the shadow.
+ * With tracing on, the request is an `invoke <model>` span, and each backend call
+ * its child.
  */
 export async function dispatch(
   model: ModelState,
   request: DispatchRequest,
   logger: HandlerLogger,
+): Promise<Dispatched> {
+  const span = tracer.startSpan(`invoke ${model.name}`, { kind: SpanKind.SERVER });
+  // No SDK: a no-op span with no context to pass on, and nothing more to do.
+  if (!isSpanContextValid(span.spanContext())) return route(model, request, logger, undefined);
+  span.setAttribute('switchyard.model', model.name);
+  try {
+    const answered = await context.with(trace.setSpan(context.active(), span), () =>
+      route(model, request, logger, span),
+    );
+    const status = answered.response.ok ? 200 : HTTP_STATUS_BY_CODE[answered.response.error.code];
+    span.setAttribute('switchyard.status_code', status);
+    if (!answered.response.ok) {
+      span.setAttribute('switchyard.error_code', answered.response.error.code);
+      if (status >= 500)
+        span.setStatus({ code: SpanStatusCode.ERROR, message: answered.response.error.message });
+    }
+    return answered;
+  } catch (error) {
+    const inference = error instanceof InferenceError ? error : undefined;
+    span.setAttribute('switchyard.status_code', inference?.status ?? 500);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+async function route(
+  model: ModelState,
+  request: DispatchRequest,
+  logger: HandlerLogger,
+  span: Span | undefined,
 ): Promise<Dispatched> {
   const { targetVariant, stickyKey, logId, timeoutMs, ...backendRequest } = request;
   const chosen = chooseVariant(routable(model), { targetVariant, stickyKey });
@@ -54,6 +102,10 @@ export async function dispatch(
   for (const candidate of order) {
     const variant = model.variants.get(candidate);
     if (variant === undefined || Date.now() >= deadline) break;
+    span?.setAttributes({
+      'switchyard.variant': candidate,
+      'switchyard.backend': variant.backend.type,
+    });
     const started = performance.now();
     const response = await variant.backend.invoke(sent);
     variant.guard?.record({
@@ -62,6 +114,10 @@ export async function dispatch(
     });
     answered = { variant: candidate, response };
     if (response.ok || !(response.retryable ?? RETRYABLE_CODES.has(response.error.code))) break;
+    span?.addEvent('fallback', {
+      'switchyard.variant': candidate,
+      'switchyard.error_code': response.error.code,
+    });
     logger.warn(
       { requestId: logId, model: model.name, variant: candidate, code: response.error.code },
       'variant failed; trying the next',

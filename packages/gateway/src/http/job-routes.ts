@@ -2,14 +2,12 @@ import { Readable, Transform } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { InferenceError, toInferenceError, type HandlerLogger } from '@switchyard/handlers';
 import type { Context, Hono } from 'hono';
-import type { RequestIdVariables } from 'hono/request-id';
 import type { Jobs } from '../jobs/index.js';
 import type { BatchJobRequest } from '../jobs/batch.js';
+import { checkModel, type Env } from './auth.js';
 import { checkTypes } from './content-types.js';
 import { errorResponse } from './errors.js';
 import type { ModelRegistry } from './model-registry.js';
-
-type Env = { Variables: RequestIdVariables };
 
 const H = {
   contentType: 'X-Amzn-SageMaker-Content-Type',
@@ -237,6 +235,7 @@ export function registerJobRoutes(app: Hono<Env>, options: JobRouteOptions): voi
         }
         spec = body as BatchJobRequest;
       }
+      checkModel(c, spec.model);
       const job = await jobs.batch.create(spec, upload);
       return c.json(job, 201, { Location: `/v1/batch-jobs/${(job as { id: string }).id}` });
     } catch (error) {

@@ -17,6 +17,8 @@ export interface StateStore {
   delete(...keys: string[]): Promise<void>;
   /** Remember `member` in a list ordered by `score`, newest last. */
   index(key: string, member: string, score: number): Promise<void>;
+  /** Forget `member` in an index. */
+  unindex(key: string, member: string): Promise<void>;
   /** The last `count` members of an index, newest first. */
   latest(key: string, count: number): Promise<string[]>;
   close(): Promise<void>;
@@ -64,6 +66,10 @@ export function memoryState(): StateStore {
       indexes.set(key, index.set(member, score));
       return done;
     },
+    unindex: (key, member) => {
+      indexes.get(key)?.delete(member);
+      return done;
+    },
     latest: (key, count) =>
       Promise.resolve(
         [...(indexes.get(key) ?? [])]
@@ -99,6 +105,9 @@ export function redisState(url: string, prefix = 'switchyard:'): StateStore {
     },
     index: async (key, member, score) => {
       await redis.zadd(k(key), score, member);
+    },
+    unindex: async (key, member) => {
+      await redis.zrem(k(key), member);
     },
     latest: async (key, count) => redis.zrevrange(k(key), 0, count - 1),
     close: async () => {

@@ -1,3 +1,4 @@
+import { SpanStatusCode, type Span } from '@opentelemetry/api';
 import {
   InferenceError,
   toInferenceError,
@@ -14,6 +15,7 @@ import { Redis } from 'ioredis';
 import type { ModelRuntime } from '../runtime/model-runtime.js';
 import type { RuntimeResult } from '../runtime/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { BatchSpans, startJobSpan } from '../tracing.js';
 import { runChunk } from './chunk.js';
 
 export interface QueueConsumerOptions {
@@ -46,6 +48,10 @@ export interface QueueConsumer {
  * failures; only an unavailable model fails the job, so BullMQ retries it with
  * backoff (on this worker once it recovers, or another one).
  *
+ * With tracing on, each job is a CONSUMER span `queue.process`, a child of the
+ * gateway's `queue.send` span (its context travels in the job), and each batch
+ * the model ran is one `model.batch` span linked to the jobs it served.
+ *
  * @example
  * ```ts
  * const consumer = startQueueConsumer({ redisUrl, queue: 'switchyard-iris', runtime, logger, ... });
@@ -58,6 +64,18 @@ export function startQueueConsumer(options: QueueConsumerOptions): QueueConsumer
   const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
   const replies = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
   const keep = { age: Math.ceil(options.resultTtlMs / 1000), count: 100_000 };
+  const batchSpans = new BatchSpans({
+    'switchyard.model': runtime.info.modelName,
+    ...(runtime.info.variant === undefined ? {} : { 'switchyard.variant': runtime.info.variant }),
+  });
+  // Batch-job records share batches with traced requests: they count, unlinked.
+  const counted: Pick<ModelRuntime, 'invoke'> = {
+    async invoke(request) {
+      const result = await runtime.invoke(request);
+      batchSpans.report(result, undefined);
+      return result;
+    },
+  };
 
   const reply = async (replyTo: string | undefined, wire: JobResultWire): Promise<void> => {
     if (replyTo === undefined) return;
@@ -78,7 +96,7 @@ export function startQueueConsumer(options: QueueConsumerOptions): QueueConsumer
       logger.error({ jobId: job.id, err: (error as Error).message }, 'malformed chunk job');
       throw new UnrecoverableError((error as Error).message);
     }
-    const outcomes = await runChunk(chunk, runtime);
+    const outcomes = await runChunk(chunk, batchSpans.enabled ? counted : runtime);
     const unavailable = outcomes.find((o) => !o.ok && o.error.code === 'UNAVAILABLE');
     if (unavailable !== undefined && !unavailable.ok) {
       // The model is down, not the records: let BullMQ retry the chunk.
@@ -115,6 +133,23 @@ export function startQueueConsumer(options: QueueConsumerOptions): QueueConsumer
       logger.error({ jobId: job.id, err: (error as Error).message }, 'malformed job');
       throw new UnrecoverableError((error as Error).message);
     }
+    const span = startJobSpan(options.queue, job.id, request.traceContext);
+    batchSpans.noteJob(span);
+    try {
+      return await invokeJob(job, request, span);
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      throw error;
+    } finally {
+      span.end();
+    }
+  };
+
+  const invokeJob = async (
+    job: Job,
+    request: ReturnType<typeof decodeJobRequest>,
+    span: Span,
+  ): Promise<JobResultWire> => {
     const { body, ...rest } = request;
     let outcome: RuntimeResult;
     try {
@@ -127,6 +162,7 @@ export function startQueueConsumer(options: QueueConsumerOptions): QueueConsumer
         deadline: rest.deadline,
         enqueuedAt: rest.enqueuedAt,
       });
+      batchSpans.report(outcome, span);
     } catch (error) {
       outcome = {
         ok: false,
@@ -155,6 +191,10 @@ export function startQueueConsumer(options: QueueConsumerOptions): QueueConsumer
             outcome.error.details === undefined ? {} : { details: outcome.error.details },
           ),
         };
+    if (!result.ok) {
+      span.setAttribute('switchyard.error_code', result.error.code);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: result.error.message });
+    }
     const attempts = job.opts.attempts ?? 1;
     if (!result.ok && result.error.code === 'UNAVAILABLE' && job.attemptsMade + 1 < attempts) {
       // Another attempt may find a healthy model; the gateway hears only the last.
@@ -188,6 +228,7 @@ export function startQueueConsumer(options: QueueConsumerOptions): QueueConsumer
     worker,
     async close() {
       await worker.close();
+      batchSpans.flush();
       await Promise.all([connection.quit(), replies.quit()]);
     },
   };

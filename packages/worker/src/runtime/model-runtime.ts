@@ -19,7 +19,13 @@ import type { OnnxSessionOptions } from '../onnx/session.js';
 import { batchShapeOf, splitPrediction, stackInputs } from './batch-input.js';
 import { ensureCodeDependencies } from './code-dependencies.js';
 import { loadHandler, onnxDefaults } from './load-handler.js';
-import type { RuntimeInfo, RuntimeRequest, RuntimeResult, RuntimeTimings } from './types.js';
+import type {
+  BatchTiming,
+  RuntimeInfo,
+  RuntimeRequest,
+  RuntimeResult,
+  RuntimeTimings,
+} from './types.js';
 
 export interface ModelRuntimeOptions {
   readonly modelDir: string;
@@ -88,6 +94,7 @@ export async function createModelRuntime(options: ModelRuntimeOptions): Promise<
   else if (isOnnxModel(model)) await warmOnnx(model);
 
   let solo = 0;
+  let batches = 0;
   const context = (request: RuntimeRequest, batchSize: number): RequestContext =>
     new LazyContext(base, request, batchSize);
 
@@ -96,11 +103,13 @@ export async function createModelRuntime(options: ModelRuntimeOptions): Promise<
     start: number,
     end: number,
     batchSize: number,
+    batch?: BatchTiming,
   ): RuntimeTimings => ({
     queueMs: Math.max(0, item.receivedAt - item.request.enqueuedAt),
     batchWaitMs: start - item.receivedAt,
     computeMs: end - start,
     batchSize,
+    batch,
   });
 
   const fail = (item: Pending, error: unknown, t: RuntimeTimings): void => {
@@ -153,9 +162,11 @@ export async function createModelRuntime(options: ModelRuntimeOptions): Promise<
         throw new InferenceError('MODEL_ERROR', 'predictFn did not keep one row per input row');
       }
       const end = Date.now();
+      // One object for the whole batch, shared by its results.
+      const batch: BatchTiming = { id: batches++, startedAt: start, endedAt: end };
       await Promise.all(
         live.map(async (item, k) => {
-          const t = timings(item, start, end, live.length);
+          const t = timings(item, start, end, live.length, batch);
           try {
             const output = await callHandlerFunction('outputFn', () =>
               chain.outputFn(pieces[k], item.accept, context(item.request, live.length)),
@@ -175,7 +186,12 @@ export async function createModelRuntime(options: ModelRuntimeOptions): Promise<
         for (const item of live) await runBatch([item]);
         return;
       }
-      fail(first, error, timings(first, start, Date.now(), 1));
+      const end = Date.now();
+      fail(
+        first,
+        error,
+        timings(first, start, end, 1, { id: batches++, startedAt: start, endedAt: end }),
+      );
     }
   };
 

@@ -15,6 +15,21 @@ export interface RuntimeTimings {
   readonly computeMs: number;
   /** Requests in the batch. */
   readonly batchSize: number;
+  /** The batch this request was computed in (absent when it reached none). */
+  readonly batch?: BatchTiming | undefined;
+}
+
+/**
+ * One batch, shared by its requests' results: for tracing, where the main thread
+ * records one span per batch, linked to each of its requests.
+ */
+export interface BatchTiming {
+  /** Sequence number of the batch within its runtime. */
+  readonly id: number;
+  /** Epoch ms the batch started (deadline checks, stacking, predictFn). */
+  readonly startedAt: number;
+  /** Epoch ms predictFn's answer was split back into its requests. */
+  readonly endedAt: number;
 }
 
 export type RuntimeResult =
