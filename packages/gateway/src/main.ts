@@ -2,6 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
+import { startTracing } from '@switchyard/worker';
 import { pino } from 'pino';
 import { ConfigError, embeddedDefaultConfig, loadGatewayConfig } from './config/load.js';
 import { createApp } from './http/app.js';
@@ -10,7 +11,6 @@ import { startJobs } from './jobs/index.js';
 import { createGatewayMetrics } from './metrics.js';
 import { startPolicies } from './policy/index.js';
 import { startWeightSync } from './routing/weight-sync.js';
-import { startTracing } from './tracing.js';
 
 const HELP = `switchyard-gateway: the Switchyard inference gateway.
 

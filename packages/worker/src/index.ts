@@ -38,3 +38,4 @@ export type { ModelSourceOptions } from './model-source/resolve-source.js';
 export { UnsafeArchiveError, extractModelArchive } from './model-source/archive.js';
 export { createObjectStore } from './storage/object-store.js';
 export type { ObjectStore, ObjectStoreOptions } from './storage/object-store.js';
+export { startTracing } from './tracing.js';
