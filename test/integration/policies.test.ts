@@ -195,7 +195,21 @@ describe('API keys', () => {
       (await g.request('/v1/admin/keys/ops', { method: 'DELETE', headers: auth })).status,
     ).toBe(409);
 
+    // One structured line per request, with what an operator filters on.
+    const invocation = logs.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l['msg'] === 'invocation' && l['model'] === 'other');
+    expect(invocation).toMatchObject({
+      level: 'info',
+      model: 'other',
+      variant: 'v2',
+      backend: 'local',
+      status: 200,
+    });
+    expect(typeof invocation?.['requestId']).toBe('string');
+    expect(typeof invocation?.['ms']).toBe('number');
     const everything = logs.lines.join('\n');
+    expect(everything).not.toContain(ROW); // no bodies
     for (const secret of [key, admin, team]) expect(everything).not.toContain(secret);
     expect(everything).toContain('"keyId":"team-b"');
   });

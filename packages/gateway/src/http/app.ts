@@ -28,6 +28,7 @@ import type { Jobs } from '../jobs/index.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { errorResponse } from './errors.js';
 import type { ModelRegistry, ModelState } from './model-registry.js';
+import { registerOpenApi } from './openapi.js';
 
 const H = {
   customAttributes: 'X-Amzn-SageMaker-Custom-Attributes',
@@ -393,6 +394,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
     return unready.length === 0
       ? c.json({ status: 'ready' })
       : c.json({ status: 'unavailable', models: unready }, 503);
+  });
+  registerOpenApi(app, {
+    jobs: deps.jobs !== undefined,
+    keys: keys !== undefined,
+    metrics: metrics !== undefined,
   });
   app.onError((error, c) => {
     logger.error({ requestId: requestIdOf(c), err: error.message }, 'unhandled error');
