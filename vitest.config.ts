@@ -18,6 +18,7 @@ export default defineConfig({
             'packages/*/src/**/*.test.ts',
             'packages/*/test/**/*.test.ts',
             'examples/*/src/**/*.test.ts',
+            'deploy/cdk/src/**/*.test.ts',
           ],
         },
       },
