@@ -10,7 +10,7 @@ import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import { z } from 'zod';
 import { memoryState } from '../jobs/state.js';
-import { KeyRing, mayUse } from '../policy/keys.js';
+import { KeyRing, adminKeys, mayUse } from '../policy/keys.js';
 import type { RateLimiter } from '../policy/rate-limit.js';
 import type { WeightSync } from '../routing/weight-sync.js';
 import {
@@ -26,7 +26,7 @@ import { dispatch } from './dispatch.js';
 import { registerJobRoutes } from './job-routes.js';
 import type { Jobs } from '../jobs/index.js';
 import type { GatewayMetrics } from '../metrics.js';
-import { errorResponse } from './errors.js';
+import { errorResponse, unknownModel } from './errors.js';
 import type { ModelRegistry, ModelState } from './model-registry.js';
 import { registerOpenApi } from './openapi.js';
 
@@ -158,15 +158,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     deps.keys ??
     (deps.adminKeySha256 === undefined || deps.adminKeySha256.length === 0
       ? undefined
-      : new KeyRing(
-          deps.adminKeySha256.map((sha256, i) => ({
-            id: `admin-${i + 1}`,
-            sha256,
-            models: ['*'],
-            admin: true,
-          })),
-          memoryState(),
-        ));
+      : new KeyRing(adminKeys(deps.adminKeySha256), memoryState()));
   // Counted around everything else, so that refusals (401, 403, 413, 429) count too.
   if (deps.metrics !== undefined) {
     const count = countRequests(deps.metrics);
@@ -229,12 +221,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
       errorResponse(toInferenceError(error).toJSON(), requestId, format, headers);
     const model = models.get(name);
     if (model === undefined) {
-      return fail(
-        new InferenceError(
-          'NOT_FOUND',
-          `no model "${name}"; known models: ${[...models.keys()].join(', ')}`,
-        ),
-      );
+      return fail(unknownModel(name, models.keys()));
     }
     try {
       const contentType = c.req.header('Content-Type') ?? '';

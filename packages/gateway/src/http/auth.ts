@@ -112,7 +112,7 @@ export function rateLimit(
       buckets.push({ key: `key:${grant.id}`, rate: keyRate, what: `key "${grant.id}"` });
     }
     for (const bucket of buckets) {
-      const verdict = await limiter.take([bucket]);
+      const verdict = await limiter.take(bucket.key, bucket.rate);
       if (!verdict.allowed) {
         const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
         return fail(

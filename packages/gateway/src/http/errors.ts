@@ -50,3 +50,11 @@ export function errorResponse(
   }
   return Response.json(body, { status, headers });
 }
+
+/** NOT_FOUND for a model the gateway does not serve, naming those it does. */
+export function unknownModel(name: string, known: Iterable<string>): InferenceError {
+  return new InferenceError(
+    'NOT_FOUND',
+    `no model "${name}"; known models: ${[...known].join(', ')}`,
+  );
+}

@@ -6,7 +6,7 @@ import type { Jobs } from '../jobs/index.js';
 import type { BatchJobRequest } from '../jobs/batch.js';
 import { checkModel, type Env } from './auth.js';
 import { checkTypes } from './content-types.js';
-import { errorResponse } from './errors.js';
+import { errorResponse, unknownModel } from './errors.js';
 import type { ModelRegistry } from './model-registry.js';
 
 const H = {
@@ -97,10 +97,7 @@ export function registerJobRoutes(app: Hono<Env>, options: JobRouteOptions): voi
       const name = c.req.param('name') ?? '';
       const model = models.get(name);
       if (model === undefined) {
-        throw new InferenceError(
-          'NOT_FOUND',
-          `no model "${name}"; known models: ${[...models.keys()].join(', ')}`,
-        );
+        throw unknownModel(name, models.keys());
       }
       const contentType =
         (format === 'sagemaker' ? c.req.header(H.contentType) : undefined) ??

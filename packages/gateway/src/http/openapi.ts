@@ -8,6 +8,7 @@ import {
   type InferenceErrorCode,
 } from '@switchyard/handlers';
 import type { Hono } from 'hono';
+import { batchJobRequestSchema } from '../jobs/batch.js';
 import type { Env } from './auth.js';
 import { errorResponse } from './errors.js';
 
@@ -92,25 +93,8 @@ const AsyncStatus = z
   })
   .openapi('AsyncInference');
 
-const BatchJobSpec = z
-  .object({
-    model: z.string().min(1),
-    variant: z.string().min(1).optional(),
-    inputLocation: z.string().min(1).optional().openapi({
-      description: 'Object store URL of the input (`file://`, `s3://`)',
-    }),
-    splitType: z.enum(['line', 'none']).default('line'),
-    contentType: z.string().min(1),
-    accept: z.string().min(1).optional(),
-    maxRecordsPerJob: z.number().int().positive().max(100_000).default(500),
-    maxPayloadBytes: z
-      .number()
-      .int()
-      .positive()
-      .max(100 * 1024 * 1024)
-      .default(6 * 1024 * 1024),
-  })
-  .openapi('BatchJobSpec');
+// The schema the route itself validates with, so the document cannot drift from it.
+const BatchJobSpec = batchJobRequestSchema;
 
 const BatchJob = z
   .object({

@@ -7,6 +7,7 @@ import {
   type InferenceErrorCode,
 } from '@switchyard/handlers';
 import { dispatch } from '../http/dispatch.js';
+import { unknownModel } from '../http/errors.js';
 import type { ModelRegistry } from '../http/model-registry.js';
 import type { ObjectStore } from '@switchyard/worker';
 import type { StateStore } from './state.js';
@@ -103,10 +104,7 @@ export class AsyncInferences {
   /** Store the request and queue it; the status document of the new inference. */
   async submit(request: AsyncSubmission): Promise<ReturnType<AsyncInferences['describe']>> {
     if (!this.options.models.has(request.model)) {
-      throw new InferenceError(
-        'NOT_FOUND',
-        `no model "${request.model}"; known models: ${[...this.options.models.keys()].join(', ')}`,
-      );
+      throw unknownModel(request.model, this.options.models.keys());
     }
     if (request.inferenceId !== undefined && !INFERENCE_ID.test(request.inferenceId)) {
       throw new InferenceError(

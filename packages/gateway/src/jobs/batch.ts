@@ -10,6 +10,7 @@ import {
 } from '@switchyard/handlers';
 import { z } from 'zod';
 import { routable } from '../http/dispatch.js';
+import { unknownModel } from '../http/errors.js';
 import type { ModelRegistry, ModelState, VariantState } from '../http/model-registry.js';
 import { chooseVariant } from '../routing/choose-variant.js';
 import type { ObjectStore } from '@switchyard/worker';
@@ -20,12 +21,17 @@ import { TaskInterrupted, type TaskQueue } from './tasks.js';
 /** Types a line-split job may read and write: one record, or one answer, per line. */
 const LINE_TYPES = ['application/jsonlines', 'application/json', 'text/csv'] as const;
 
-const batchJobRequestSchema = z.object({
+/** A batch job's spec, as the API takes it (and the OpenAPI document shows it). */
+export const batchJobRequestSchema = z.object({
   model: z.string().min(1),
   /** Pin the job to one variant; by default it is chosen by the model's weights. */
   variant: z.string().min(1).optional(),
   /** An object store URL to read the input from, instead of an uploaded body. */
-  inputLocation: z.string().min(1).optional(),
+  inputLocation: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Object store URL of the input (`file://`, `s3://`)'),
   /** `line`: every line a record (JSON Lines, CSV); `none`: the whole input one record. */
   splitType: z.enum(['line', 'none']).default('line'),
   /** Type of the input's records. */
@@ -487,10 +493,7 @@ export class BatchJobs {
   private model(name: string): ModelState {
     const model = this.options.models.get(name);
     if (model === undefined) {
-      throw new InferenceError(
-        'NOT_FOUND',
-        `no model "${name}"; known models: ${[...this.options.models.keys()].join(', ')}`,
-      );
+      throw unknownModel(name, this.options.models.keys());
     }
     return model;
   }

@@ -4,7 +4,7 @@ import type { ModelRegistry } from '../http/model-registry.js';
 import { createObjectStore } from '@switchyard/worker';
 import { AsyncInferences } from './async.js';
 import { BatchJobs } from './batch.js';
-import { memoryState, redisState } from './state.js';
+import { stateStoreFor } from './state.js';
 import { memoryTasks, redisTasks } from './tasks.js';
 
 export interface Jobs {
@@ -37,7 +37,7 @@ export function startJobs(
   });
   const redisUrl = config.redis?.url;
   const namespace = config.redis?.namespace ?? 'switchyard';
-  const state = redisUrl === undefined ? memoryState() : redisState(redisUrl, `${namespace}:`);
+  const state = stateStoreFor(config.redis);
   const tasks =
     redisUrl === undefined
       ? memoryTasks({ concurrency: config.tasks.concurrency, logger })

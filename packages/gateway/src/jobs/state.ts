@@ -82,7 +82,7 @@ export function memoryState(): StateStore {
 }
 
 /** State in Redis under `prefix`, shared by every gateway replica. */
-export function redisState(url: string, prefix = 'switchyard:'): StateStore {
+function redisState(url: string, prefix = 'switchyard:'): StateStore {
   const redis = new Redis(url, { maxRetriesPerRequest: 3 });
   redis.on('error', () => undefined); // reconnects by itself; calls fail meanwhile
   const k = (key: string) => prefix + key;
@@ -116,4 +116,12 @@ export function redisState(url: string, prefix = 'switchyard:'): StateStore {
       });
     },
   };
+}
+
+/**
+ * The state store a gateway configuration asks for: Redis under
+ * `<namespace>:` when `redis` is set, else this process.
+ */
+export function stateStoreFor(redis: { url: string; namespace: string } | undefined): StateStore {
+  return redis === undefined ? memoryState() : redisState(redis.url, `${redis.namespace}:`);
 }

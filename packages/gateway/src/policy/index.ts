@@ -1,8 +1,8 @@
 import type { HandlerLogger } from '@switchyard/handlers';
 import type { GatewayConfig } from '../config/schema.js';
 import type { RateLimits } from '../http/auth.js';
-import { memoryState, redisState } from '../jobs/state.js';
-import { KeyRing } from './keys.js';
+import { stateStoreFor } from '../jobs/state.js';
+import { KeyRing, adminKeys } from './keys.js';
 import { RateLimiter } from './rate-limit.js';
 
 export interface Policies {
@@ -24,15 +24,11 @@ export interface Policies {
  */
 export function startPolicies(config: GatewayConfig, logger: HandlerLogger): Policies {
   const namespace = config.redis?.namespace ?? 'switchyard';
-  const state =
-    config.redis === undefined ? memoryState() : redisState(config.redis.url, `${namespace}:`);
-  const admins = (config.admin?.keySha256 ?? []).map((sha256, i) => ({
-    id: `admin-${i + 1}`,
-    sha256,
-    models: ['*'],
-    admin: true,
-  }));
-  const keys = new KeyRing([...admins, ...config.auth.keys], state);
+  const state = stateStoreFor(config.redis);
+  const keys = new KeyRing(
+    [...adminKeys(config.admin?.keySha256 ?? []), ...config.auth.keys],
+    state,
+  );
   const limiter = new RateLimiter(config.redis?.url, `${namespace}:`, logger);
   return {
     keys,

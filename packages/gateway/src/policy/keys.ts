@@ -125,6 +125,11 @@ export class KeyRing {
   }
 }
 
+/** Admin keys given only as digests (the `admin.keySha256` setting): all models. */
+export function adminKeys(digests: readonly string[]): ConfiguredKey[] {
+  return digests.map((sha256, i) => ({ id: `admin-${i + 1}`, sha256, models: ['*'], admin: true }));
+}
+
 /** Whether a grant covers a model. */
 export function mayUse(grant: KeyGrant, model: string): boolean {
   return grant.admin || grant.models.includes('*') || grant.models.includes(model);

@@ -87,16 +87,13 @@ export class RateLimiter {
 
   private connected: Promise<void> = Promise.resolve();
 
-  /** Take one token from each bucket in turn; the first that is empty refuses. */
-  async take(buckets: readonly { key: string; rate: Rate }[]): Promise<Verdict> {
-    for (const { key, rate } of buckets) {
-      const wait = await this.takeOne(key, rate);
-      if (wait > 0) return { allowed: false, retryAfterMs: wait };
-    }
-    return { allowed: true };
+  /** Take one token from the bucket `key`; refused with the wait until the next one. */
+  async take(key: string, rate: Rate): Promise<Verdict> {
+    const wait = await this.wait(key, rate);
+    return wait > 0 ? { allowed: false, retryAfterMs: wait } : { allowed: true };
   }
 
-  private async takeOne(key: string, rate: Rate): Promise<number> {
+  private async wait(key: string, rate: Rate): Promise<number> {
     if (this.redis?.take !== undefined) {
       await this.connected;
       try {
