@@ -6,14 +6,13 @@ import {
   createModelRegistry,
   resolveGatewayConfig,
 } from '@switchyard/gateway';
-import {
-  serveSageMaker,
-  startModelHost,
-  type ModelHost,
-  type SageMakerServer,
-} from '@switchyard/worker';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { startSageMakerEmulator, type SageMakerEmulator } from '../support/sagemaker-emulator.js';
+import {
+  startModelContainer,
+  startSageMakerEmulator,
+  type ModelContainer,
+  type SageMakerEmulator,
+} from '../support/sagemaker-emulator.js';
 import { MODELS, startWorkerProcess, type WorkerProcess } from '../support/worker-process.js';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
@@ -23,8 +22,7 @@ describe('gateway → SageMaker endpoint (emulated), with fallback to a queue va
   const redisUrl = inject('redisUrl');
   const queue = `test-${randomUUID()}`;
   let emulator: SageMakerEmulator;
-  let container: ModelHost;
-  let containerServer: SageMakerServer;
+  let container: ModelContainer;
   let worker: WorkerProcess;
   let app: ReturnType<typeof createApp>;
   let models: Awaited<ReturnType<typeof createModelRegistry>>;
@@ -33,12 +31,7 @@ describe('gateway → SageMaker endpoint (emulated), with fallback to a queue va
     process.env['AWS_ACCESS_KEY_ID'] ??= 'test';
     process.env['AWS_SECRET_ACCESS_KEY'] ??= 'test';
     // The model container behind the emulated endpoint: a worker in serve mode.
-    container = await startModelHost({
-      modelDir: join(MODELS, 'iris-v1'),
-      modelName: 'iris',
-      logger: silent,
-    });
-    containerServer = await serveSageMaker({ host: container, port: 0, logger: silent });
+    container = await startModelContainer(join(MODELS, 'iris-v1'), 'iris');
     emulator = await startSageMakerEmulator();
     worker = await startWorkerProcess(
       ['--model', join(MODELS, 'iris-v2'), '--queue', queue],
@@ -67,12 +60,11 @@ describe('gateway → SageMaker endpoint (emulated), with fallback to a queue va
     await worker.exited;
     await closeRegistry(models);
     await emulator.close();
-    await containerServer.close();
     await container.close();
   });
   beforeEach(() => {
     emulator.calls.clear();
-    emulator.set('iris-prod', { kind: 'forward', to: `http://127.0.0.1:${containerServer.port}` });
+    emulator.set('iris-prod', { kind: 'forward', to: container.url });
   });
 
   const invoke = async (headers: Record<string, string> = {}): Promise<Response> =>

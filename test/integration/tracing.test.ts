@@ -2,12 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  serveSageMaker,
-  startModelHost,
-  type ModelHost,
-  type SageMakerServer,
-} from '@switchyard/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 import {
@@ -16,10 +10,14 @@ import {
   type OtlpCollector,
 } from '../support/otlp-collector.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { startSageMakerEmulator, type SageMakerEmulator } from '../support/sagemaker-emulator.js';
+import {
+  startModelContainer,
+  startSageMakerEmulator,
+  type ModelContainer,
+  type SageMakerEmulator,
+} from '../support/sagemaker-emulator.js';
 import { MODELS, startWorkerProcess, type WorkerProcess } from '../support/worker-process.js';
 
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
 const ROW = '5.1,3.5,1.4,0.2\n';
 // OTLP span kinds.
 const SERVER = 2;
@@ -47,22 +45,16 @@ describe('tracing across gateway and worker processes (OTLP)', () => {
   let worker: WorkerProcess;
   let gateway: GatewayProcess;
   let emulator: SageMakerEmulator;
-  let container: ModelHost;
-  let containerServer: SageMakerServer;
+  let container: ModelContainer;
 
   beforeAll(async () => {
     collector = await startOtlpCollector();
     redis = await startRedisServer();
     dir = await mkdtemp(join(tmpdir(), 'switchyard-tracing-'));
     // The model container behind the emulated SageMaker endpoint (untraced, in this process).
-    container = await startModelHost({
-      modelDir: join(MODELS, 'iris-v1'),
-      modelName: 'iris',
-      logger: silent,
-    });
-    containerServer = await serveSageMaker({ host: container, port: 0, logger: silent });
+    container = await startModelContainer(join(MODELS, 'iris-v1'), 'iris');
     emulator = await startSageMakerEmulator();
-    emulator.set('iris-prod', { kind: 'forward', to: `http://127.0.0.1:${containerServer.port}` });
+    emulator.set('iris-prod', { kind: 'forward', to: container.url });
 
     process.env['OTEL_EXPORTER_OTLP_ENDPOINT'] = collector.url;
     process.env['OTEL_EXPORTER_OTLP_PROTOCOL'] = 'http/json';
@@ -108,7 +100,6 @@ describe('tracing across gateway and worker processes (OTLP)', () => {
     for (const p of [gateway, worker]) p.child.kill('SIGKILL');
     await Promise.all([gateway.exited, worker.exited]);
     await emulator.close();
-    await containerServer.close();
     await container.close();
     await collector.close();
     await redis.stop();

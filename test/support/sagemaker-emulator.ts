@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { serveSageMaker, startModelHost } from '@switchyard/worker';
 import type { AddressInfo } from 'node:net';
 
 /** What an emulated endpoint does with the next requests. */
@@ -143,5 +144,31 @@ export async function startSageMakerEmulator(): Promise<SageMakerEmulator> {
           resolve();
         });
       }),
+  };
+}
+
+export interface ModelContainer {
+  /** Base URL of its `/ping` and `/invocations`. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A model container as SageMaker runs one behind an endpoint: a worker in
+ * `serve` mode, in this process, for the emulator to forward to.
+ */
+export async function startModelContainer(
+  modelDir: string,
+  modelName: string,
+): Promise<ModelContainer> {
+  const silent = { debug() {}, info() {}, warn() {}, error() {} };
+  const host = await startModelHost({ modelDir, modelName, logger: silent });
+  const server = await serveSageMaker({ host, port: 0, logger: silent });
+  return {
+    url: `http://127.0.0.1:${server.port}`,
+    async close() {
+      await server.close();
+      await host.close();
+    },
   };
 }

@@ -7,7 +7,8 @@ import { SwitchyardStack, type SwitchyardStackProps, type VariantProps } from '.
  * same keys in cdk.json's `context`). Optional: stackName, gatewayModelName,
  * functionName, variantA/variantB (names), weightA/weightB, instanceType(A/B),
  * instanceCount(A/B), memorySize, timeoutSeconds, functionUrlAuthType (AWS_IAM |
- * NONE), gatewayAssetPath, redisUrl + vpcId (gateway in the VPC).
+ * NONE), gatewayAssetPath, architecture (x86_64 | arm64, matching the bundle's
+ * --arch), redisUrl + vpcId (gateway in the VPC).
  */
 const app = new App();
 
@@ -58,6 +59,10 @@ const authType = text('functionUrlAuthType');
 if (authType !== undefined && authType !== 'AWS_IAM' && authType !== 'NONE') {
   throw new Error(`context functionUrlAuthType must be AWS_IAM or NONE, got '${authType}'`);
 }
+const architecture = text('architecture');
+if (architecture !== undefined && architecture !== 'x86_64' && architecture !== 'arm64') {
+  throw new Error(`context architecture must be x86_64 or arm64, got '${architecture}'`);
+}
 const timeoutSeconds = num('timeoutSeconds');
 const redisUrl = text('redisUrl');
 const vpcId = text('vpcId');
@@ -76,6 +81,14 @@ new SwitchyardStack(app, stackName, {
   ...optional('functionName', text('functionName')),
   ...optional('memorySize', num('memorySize')),
   ...optional('gatewayAssetPath', text('gatewayAssetPath')),
+  ...optional(
+    'architecture',
+    architecture === undefined
+      ? undefined
+      : architecture === 'arm64'
+        ? lambda.Architecture.ARM_64
+        : lambda.Architecture.X86_64,
+  ),
   ...optional(
     'timeout',
     timeoutSeconds === undefined ? undefined : Duration.seconds(timeoutSeconds),

@@ -56,12 +56,13 @@ function endpointArn(name: string): Json {
 
 // The first synthesis loads CDK's CloudFormation validation: seconds, more under load.
 describe('SwitchyardStack', { timeout: 60_000 }, () => {
-  it('runs the gateway on one Node 20 Lambda behind a function URL (IAM auth by default)', () => {
+  it('runs the gateway on one Node 22 Lambda behind a function URL (IAM auth by default)', () => {
     const template = synth();
     template.resourceCountIs('AWS::Lambda::Function', 1);
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs20.x',
-      Handler: 'lambda.handler',
+      Runtime: 'nodejs22.x',
+      Handler: 'dist/lambda.handler',
+      Architectures: ['x86_64'],
     });
     template.resourceCountIs('AWS::Lambda::Url', 1);
     template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM' });
@@ -71,6 +72,20 @@ describe('SwitchyardStack', { timeout: 60_000 }, () => {
         { Properties: { AuthType: 'NONE' } },
       ),
     ).not.toEqual({});
+  });
+
+  it('refuses a gateway asset directory that holds no bundle, naming the command that makes one', () => {
+    const { gatewayCode: _, ...withoutCode } = base;
+    const app = new App();
+    expect(
+      () =>
+        new SwitchyardStack(app, 'NoBundle', {
+          ...withoutCode,
+          gatewayAssetPath: '/nonexistent/gateway-bundle',
+        }),
+    ).toThrow(
+      /no gateway bundle in \/nonexistent\/gateway-bundle: run `pnpm build && pnpm --filter @switchyard\/deploy-cdk bundle`/,
+    );
   });
 
   it('builds a SageMaker model, an endpoint config with two weighted variants and the endpoint', () => {

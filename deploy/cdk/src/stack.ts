@@ -1,9 +1,10 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   CfnOutput,
   Duration,
   Stack,
-  Validations,
   aws_ec2 as ec2,
   aws_iam as iam,
   aws_lambda as lambda,
@@ -12,9 +13,14 @@ import {
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 
-/** The built gateway (`pnpm build`), relative to this file in `src/` or `dist/`. */
+import { BUNDLE_HANDLER } from './bundle.js';
+
+/**
+ * Where `pnpm --filter @switchyard/deploy-cdk bundle` writes the gateway's Lambda
+ * code: `deploy/cdk/gateway-bundle`, from this file in `src/` or `dist/`.
+ */
 export const DEFAULT_GATEWAY_ASSET_PATH = fileURLToPath(
-  new URL('../../../packages/gateway/dist', import.meta.url),
+  new URL('../gateway-bundle', import.meta.url),
 );
 
 /** One production variant of the SageMaker endpoint. */
@@ -67,14 +73,29 @@ export interface SwitchyardStackProps extends StackProps {
   readonly memorySize?: number;
   /** Gateway Lambda timeout. @defaultValue 60 s (SageMaker's invocation limit) */
   readonly timeout?: Duration;
-  /** Directory with the built gateway. @defaultValue {@link DEFAULT_GATEWAY_ASSET_PATH} */
+  /**
+   * A gateway bundle (`bundleGateway`, or the package's `bundle` script).
+   * @defaultValue {@link DEFAULT_GATEWAY_ASSET_PATH}
+   */
   readonly gatewayAssetPath?: string;
+  /** The function's processor; the bundle must be made for the same one. @defaultValue x86_64 */
+  readonly architecture?: lambda.Architecture;
   /** Gateway code; wins over `gatewayAssetPath` (tests pass inline code). */
   readonly gatewayCode?: lambda.Code;
   /** @defaultValue `AWS_IAM` */
   readonly functionUrlAuthType?: lambda.FunctionUrlAuthType;
   /** Redis for queue backends; puts the gateway in the VPC. */
   readonly redis?: RedisProps;
+}
+
+function gatewayAsset(path: string): lambda.Code {
+  if (!existsSync(join(path, 'dist', 'lambda.js'))) {
+    throw new Error(
+      `no gateway bundle in ${path}: run \`pnpm build && pnpm --filter @switchyard/deploy-cdk bundle\`` +
+        ' (or pass gatewayAssetPath)',
+    );
+  }
+  return lambda.Code.fromAsset(path);
 }
 
 function isVpc(vpc: ec2.IVpc | { readonly vpcId: string }): vpc is ec2.IVpc {
@@ -189,11 +210,12 @@ export class SwitchyardStack extends Stack {
     this.gateway = new lambda.Function(this, 'Gateway', {
       ...vpcProps,
       ...(props.functionName === undefined ? {} : { functionName: props.functionName }),
-      runtime: lambda.Runtime.NODEJS_20_X,
-      handler: 'lambda.handler',
-      code:
-        props.gatewayCode ??
-        lambda.Code.fromAsset(props.gatewayAssetPath ?? DEFAULT_GATEWAY_ASSET_PATH),
+      // Node 20 is deprecated on Lambda (since 2026-04-30) and by the AWS SDK; the
+      // gateway is built for Node 20.19+ and runs unchanged on 22.
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: props.architecture ?? lambda.Architecture.X86_64,
+      handler: BUNDLE_HANDLER,
+      code: props.gatewayCode ?? gatewayAsset(props.gatewayAssetPath ?? DEFAULT_GATEWAY_ASSET_PATH),
       memorySize: props.memorySize ?? 1024,
       timeout: props.timeout ?? Duration.seconds(60),
       role,
@@ -201,12 +223,6 @@ export class SwitchyardStack extends Stack {
         SWITCHYARD_CONFIG_JSON: Stack.of(this).toJsonString(this.gatewayConfig),
         NODE_OPTIONS: '--enable-source-maps',
       },
-    });
-    // Node 20 is the project's runtime (engines >=20.19); AWS deprecated nodejs20.x
-    // on 2026-04-30 but creates such functions until 2027-02-01.
-    Validations.of(this.gateway).acknowledge({
-      id: 'CloudFormation-Validate::W2531',
-      reason: 'Node 20 is the runtime the gateway is built and tested for',
     });
 
     this.functionUrl = this.gateway.addFunctionUrl({

@@ -151,6 +151,15 @@ describe.each([
     await expectError(await post(path, ROWS, {}), 415, 'UNSUPPORTED_MEDIA_TYPE');
   });
 
+  it('400 for a request without a body', async () => {
+    const message = await expectError(
+      await post(path, '', { 'Content-Type': 'text/csv' }),
+      400,
+      'INVALID_INPUT',
+    );
+    expect(message).toBe('the request has no body');
+  });
+
   it('406 for an Accept it cannot satisfy', async () => {
     await expectError(
       await post(path, ROWS, { 'Content-Type': 'text/csv', Accept: 'image/png' }),

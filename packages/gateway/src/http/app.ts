@@ -227,13 +227,18 @@ export function createApp(deps: AppDeps): Hono<Env> {
       const contentType = c.req.header('Content-Type') ?? '';
       const accept = checkTypes(model, contentType, c.req.header('Accept'));
       const customAttributes = c.req.header(H.customAttributes);
+      const body = new Uint8Array(await c.req.arrayBuffer());
+      if (body.byteLength === 0) {
+        // SageMaker's InvokeEndpoint refuses an empty body too; no model gets one.
+        throw new InferenceError('INVALID_INPUT', 'the request has no body');
+      }
       const started = performance.now();
       const { variant: variantName, response } = await dispatch(
         model,
         {
           requestId: c.req.header(H.inferenceId) ?? requestId,
           logId: requestId,
-          body: new Uint8Array(await c.req.arrayBuffer()),
+          body,
           contentType,
           accept,
           customAttributes,
