@@ -6,6 +6,7 @@ import {
   createModelRegistry,
   resolveGatewayConfig,
 } from '@switchyard/gateway';
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { MODELS, startWorkerProcess, type WorkerProcess } from '../support/worker-process.js';
@@ -64,8 +65,52 @@ describe('gateway → Redis queue → worker', () => {
     expect(rows.map((r) => r.indexOf(Math.max(...r)))).toEqual([0, 2]);
   });
 
+  it('sends concurrent requests together in group jobs, each answered with its own rows', async () => {
+    // 120 distinct two-row bodies at once: the first goes alone, the rest share jobs.
+    const bodies = Array.from({ length: 120 }, (_, i) => {
+      const a = (4.3 + (i % 36) / 10).toFixed(1);
+      const b = (1 + (i % 59) / 10).toFixed(1);
+      return `${a},3.0,${b},0.4\n${b},2.9,${a},1.8\n`;
+    });
+    const send = async (body: string): Promise<Response> =>
+      app.request('/endpoints/iris/invocations', {
+        method: 'POST',
+        body,
+        headers: { 'Content-Type': 'text/csv', Accept: 'application/json' },
+      });
+    const together = await Promise.all(bodies.map(send));
+    const alone: Response[] = [];
+    for (const body of bodies.slice(0, 20)) alone.push(await send(body));
+
+    expect(together.map((r) => r.status)).toEqual(bodies.map(() => 200));
+    const answers = await Promise.all(together.map((r) => r.json()));
+    // Each request got the answer to its own rows: the same as when sent alone.
+    for (const [i, response] of alone.entries()) expect(answers[i]).toEqual(await response.json());
+    expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBeGreaterThan(60);
+
+    const inspect = new Queue(queue, { connection: { url: redis.url } });
+    try {
+      const completed = await inspect.getJobs(['completed'], 0, -1);
+      const groups = completed.filter((job) => job.name === 'invoke-group');
+      expect(groups.length).toBeGreaterThan(0);
+      const carried = groups.reduce(
+        (n, job) => n + (job.data as { requests: unknown[] }).requests.length,
+        0,
+      );
+      expect(carried).toBeGreaterThan(60);
+    } finally {
+      await inspect.close();
+    }
+  });
+
   it('answers 503 with Retry-After once a model has too many requests waiting', async () => {
-    const waiting = Array.from({ length: 3 }, () => invoke('stuck'));
+    // One after another: each finds no add in flight and goes as a job of its own
+    // (requests sent at the same moment would share one group job).
+    const waiting: Promise<Response>[] = [];
+    for (let i = 0; i < 3; i++) {
+      waiting.push(invoke('stuck'));
+      await new Promise((r) => setTimeout(r, 50));
+    }
     await new Promise((r) => setTimeout(r, 300)); // let the waiting count refresh
     const refused = await invoke('stuck');
     expect(refused.status).toBe(503);

@@ -38,7 +38,7 @@ Model:
                             env SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT)
 Batching:
   --max-batch-size N        most rows per batch (default 32)
-  --max-delay-ms N          longest an idle model waits to fill a batch (default 5)
+  --max-delay-ms N          longest an idle model waits to fill a batch (default 0)
 Queue (default command):
   --queue NAME              BullMQ queue (default switchyard-<model name>)
   --concurrency N           jobs in flight (default 2 x max batch size)

@@ -31,7 +31,7 @@ const schema = z.object({
   concurrency: z.number().int().positive(),
   /** @defaultValue 32 */
   maxBatchSize: z.number().int().positive(),
-  /** @defaultValue 5 */
+  /** Longest an idle model waits to fill a batch. @defaultValue 0 (run at once) */
   maxDelayMs: z.number().nonnegative(),
   /** @defaultValue `'cpu'` */
   executionProvider: z.enum(['cpu', 'cuda']),
@@ -61,7 +61,7 @@ export type WorkerOptions = Partial<ResolvedWorkerConfig>;
 export const DEFAULT_WORKER_CONFIG = Object.freeze({
   installDependencies: true,
   maxBatchSize: 32,
-  maxDelayMs: 5,
+  maxDelayMs: 0,
   executionProvider: 'cpu' as const,
   deviceId: 0,
   intraOpThreads: 0,

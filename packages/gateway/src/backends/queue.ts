@@ -1,10 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { SpanKind } from '@opentelemetry/api';
 import {
   InferenceError,
   decodeChunkResult,
   decodeJobResult,
   encodeChunkRequest,
+  encodeJobGroup,
   encodeJobRequest,
+  JOB_GROUP_NAME,
   toInferenceError,
   type HandlerLogger,
   type JobRequest,
@@ -38,6 +41,73 @@ type TraceContext = NonNullable<JobRequest['traceContext']>;
 /** Bodies above this go to workers by location when they have one. */
 const INLINE_BODY_BYTES = 256 * 1024;
 
+/** Most requests, and request body bytes, one group job carries. */
+const GROUP_REQUESTS = 64;
+const GROUP_BODY_BYTES = 1024 * 1024;
+
+interface Queued {
+  readonly request: JobRequest;
+  readonly added: (jobId: string) => void;
+  readonly failed: (error: unknown) => void;
+}
+
+/**
+ * Adds requests to the queue, one Redis round trip at a time: a request that
+ * arrives while no add is in flight goes at once, alone, as an `invoke` job (no
+ * added latency); those that arrive while one is in flight go together in the
+ * next add, as one group job. Under load a job then carries many requests, which
+ * saves BullMQ's per-job work (add, move to active, move to completed) on both
+ * sides and hands the worker's batcher requests that batch together.
+ */
+class JobGrouper {
+  private queued: Queued[] = [];
+  private adding = false;
+
+  constructor(
+    private readonly addOne: (request: JobRequest) => Promise<string>,
+    private readonly addGroup: (requests: JobRequest[]) => Promise<string>,
+  ) {}
+
+  /** Resolves with the id of the job that carries `request`, once it is in Redis. */
+  add(request: JobRequest): Promise<string> {
+    return new Promise((added, failed) => {
+      this.queued.push({ request, added, failed });
+      if (!this.adding) void this.flush();
+    });
+  }
+
+  private take(): Queued[] {
+    let bytes = 0;
+    let n = 0;
+    for (const { request } of this.queued) {
+      if (n > 0 && (n >= GROUP_REQUESTS || bytes + request.body.byteLength > GROUP_BODY_BYTES)) {
+        break;
+      }
+      bytes += request.body.byteLength;
+      n++;
+    }
+    return this.queued.splice(0, n);
+  }
+
+  private async flush(): Promise<void> {
+    this.adding = true;
+    while (this.queued.length > 0) {
+      const group = this.take();
+      try {
+        const [only] = group;
+        const jobId =
+          group.length === 1 && only !== undefined
+            ? await this.addOne(only.request)
+            : await this.addGroup(group.map((queued) => queued.request));
+        for (const queued of group) queued.added(jobId);
+      } catch (error) {
+        for (const queued of group) queued.failed(error);
+      }
+    }
+    this.adding = false;
+  }
+}
+
 const unavailable = (message: string, retryAfter?: number): BackendResponse => ({
   ok: false,
   error: new InferenceError('UNAVAILABLE', message).toJSON(),
@@ -68,6 +138,22 @@ export async function createQueueBackend(options: QueueBackendOptions): Promise<
     new Promise((resolve) => setTimeout(resolve, 2_000)),
   ]);
 
+  const jobOptions = { attempts: options.attempts, backoff: { type: 'exponential', delay: 100 } };
+  const grouper = new JobGrouper(
+    async (request) => {
+      await queue.add('invoke', encodeJobRequest(request), {
+        ...jobOptions,
+        jobId: request.requestId,
+      });
+      return request.requestId;
+    },
+    async (requests) => {
+      const jobId = `group-${randomUUID()}`;
+      await queue.add(JOB_GROUP_NAME, encodeJobGroup(requests), { ...jobOptions, jobId });
+      return jobId;
+    },
+  );
+
   // The waiting count costs a round trip: read it at most every 100 ms.
   let waiting = { count: 0, at: 0 };
   const waitingCount = async (): Promise<number> => {
@@ -91,38 +177,30 @@ export async function createQueueBackend(options: QueueBackendOptions): Promise<
         );
       }
       const answer = options.replies.wait(request.requestId, request.deadline);
-      await queue
-        .add(
-          'invoke',
-          encodeJobRequest({
-            requestId: request.requestId,
-            model: options.modelName,
-            variant: options.variant,
-            contentType: request.contentType,
-            ...(request.accept === undefined ? {} : { accept: request.accept }),
-            ...(request.customAttributes === undefined
-              ? {}
-              : { customAttributes: request.customAttributes }),
-            // A large body the workers can read from the store stays out of Redis.
-            ...(request.bodyLocation !== undefined && request.body.byteLength > INLINE_BODY_BYTES
-              ? { body: new Uint8Array(0), bodyLocation: request.bodyLocation }
-              : { body: request.body }),
-            ...(traceContext === undefined ? {} : { traceContext }),
-            deadline: request.deadline,
-            enqueuedAt: Date.now(),
-            replyTo: options.replies.key,
-          }),
-          {
-            jobId: request.requestId,
-            attempts: options.attempts,
-            backoff: { type: 'exponential', delay: 100 },
-          },
-        )
+      const jobId = await grouper
+        .add({
+          requestId: request.requestId,
+          model: options.modelName,
+          variant: options.variant,
+          contentType: request.contentType,
+          ...(request.accept === undefined ? {} : { accept: request.accept }),
+          ...(request.customAttributes === undefined
+            ? {}
+            : { customAttributes: request.customAttributes }),
+          // A large body the workers can read from the store stays out of Redis.
+          ...(request.bodyLocation !== undefined && request.body.byteLength > INLINE_BODY_BYTES
+            ? { body: new Uint8Array(0), bodyLocation: request.bodyLocation }
+            : { body: request.body }),
+          ...(traceContext === undefined ? {} : { traceContext }),
+          deadline: request.deadline,
+          enqueuedAt: Date.now(),
+          replyTo: options.replies.key,
+        })
         .catch((error: unknown) => {
           options.replies.forget(request.requestId);
           throw error;
         });
-      const result = (await answer) ?? (await lateLookup(queue, request.requestId));
+      const result = (await answer) ?? (await lateLookup(queue, jobId, request.requestId));
       if (result === undefined) {
         return {
           ok: false,
@@ -221,13 +299,24 @@ export async function createQueueBackend(options: QueueBackendOptions): Promise<
   };
 }
 
-/** A reply that never came may still be on the job; a job still waiting is withdrawn. */
-async function lateLookup(queue: Queue, jobId: string) {
+/**
+ * A reply that never came may still be on the job (a group job keeps its
+ * results in order); a job of this request alone, still waiting, is withdrawn.
+ */
+async function lateLookup(queue: Queue, jobId: string, requestId: string) {
   const job = await queue.getJob(jobId);
   if (job === undefined) return undefined;
   if ((await job.getState()) === 'completed' && job.returnvalue !== undefined) {
-    return decodeJobResult(job.returnvalue);
+    const value: unknown = job.returnvalue;
+    const mine = Array.isArray(value)
+      ? (value as unknown[]).find(
+          (wire) => (wire as { requestId?: unknown } | null)?.requestId === requestId,
+        )
+      : value;
+    return mine === undefined ? undefined : decodeJobResult(mine);
   }
-  await job.remove().catch(() => undefined); // an active job cannot be removed: its worker drops it past the deadline
+  // An active job cannot be removed: its worker drops requests past their deadline.
+  // A waiting group job still carries other requests: its worker drops this one.
+  if (jobId === requestId) await job.remove().catch(() => undefined);
   return undefined;
 }

@@ -3,8 +3,9 @@ import { decodeJobResult, type HandlerLogger, type JobResult } from '@switchyard
 import { Redis } from 'ioredis';
 
 /**
- * This gateway instance's reply list: workers push each result onto it and one
- * blocking connection pops them, waking the request that waits. One list per
+ * This gateway instance's reply list: workers push results onto it (one message
+ * per job: a result, or an array of a group job's results) and one blocking
+ * connection pops them, waking the requests that wait. One list per
  * instance means a reply reaches only the gateway that asked (unlike BullMQ's
  * QueueEvents, where every reader receives every event).
  */
@@ -46,15 +47,30 @@ export class ReplyChannel {
     this.waiting.delete(requestId);
   }
 
+  private deliver(wire: unknown): void {
+    let result: JobResult;
+    try {
+      result = decodeJobResult(wire);
+    } catch (error) {
+      // Its request times out; the others in the same message still get theirs.
+      this.logger.warn({ err: (error as Error).message }, 'malformed reply dropped');
+      return;
+    }
+    const wake = this.waiting.get(result.requestId);
+    this.waiting.delete(result.requestId);
+    wake?.(result);
+  }
+
   private async listen(): Promise<void> {
     while (this.running) {
       try {
         const popped = await this.connection.blpop(this.key, 1);
         if (popped === null) continue;
-        const result = decodeJobResult(JSON.parse(popped[1]));
-        const wake = this.waiting.get(result.requestId);
-        this.waiting.delete(result.requestId);
-        wake?.(result);
+        // One result, or the results of a group job that were meant for this list.
+        const message: unknown = JSON.parse(popped[1]);
+        for (const wire of Array.isArray(message) ? (message as unknown[]) : [message]) {
+          this.deliver(wire);
+        }
       } catch (error) {
         if (this.connection.status === 'end') return; // closed
         this.logger.warn({ err: (error as Error).message }, 'reply channel read failed; retrying');

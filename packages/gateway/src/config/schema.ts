@@ -8,14 +8,17 @@ const localBackend = z.object({
   /** Model source for the in-process worker runtime (directory, model.tar.gz, s3://). */
   model: z.string().min(1),
   maxBatchSize: z.number().int().positive().default(32),
-  maxDelayMs: z.number().nonnegative().default(2),
+  maxDelayMs: z.number().nonnegative().default(0),
 });
 
 const queueBackend = z.object({
   type: z.literal('queue'),
   /** BullMQ queue the variant's workers consume. */
   queue: z.string().min(1),
-  /** Waiting jobs beyond which requests get 503 with Retry-After at once. */
+  /**
+   * Waiting jobs beyond which requests get 503 with Retry-After at once. A job
+   * carries one request, or up to 64 that arrived together (see the queue backend).
+   */
   maxWaiting: z.number().int().positive().default(1000),
   /** Attempts for a job whose worker finds its model unavailable. */
   attempts: z.number().int().positive().default(3),

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { InferenceError } from '../errors/inference-error.js';
-import { decodeJobRequest, decodeJobResult, encodeJobRequest, encodeJobResult } from './job.js';
+import {
+  decodeJobGroup,
+  decodeJobRequest,
+  decodeJobResult,
+  encodeJobGroup,
+  encodeJobRequest,
+  encodeJobResult,
+  MAX_GROUP_REQUESTS,
+} from './job.js';
 
 const request = {
   requestId: 'req-1',
@@ -39,6 +47,26 @@ describe('job wire format', () => {
     expect(message).toMatch(/body: /);
     expect(message).toMatch(/deadline: /);
     expect(message).toMatch(/model: /);
+  });
+
+  it('round-trips a group of requests in order, and encodes each as a lone job would', () => {
+    const second = { ...request, requestId: 'req-2', body: new Uint8Array([1, 2, 3]) };
+    const wire = JSON.parse(JSON.stringify(encodeJobGroup([request, second]))) as {
+      requests: unknown[];
+    };
+    expect(wire.requests[1]).toEqual(encodeJobRequest(second));
+    expect(decodeJobGroup(wire)).toEqual([request, second]);
+  });
+
+  it('names the malformed request of a group by its index, and bounds a group', () => {
+    const wire = encodeJobGroup([request, request]);
+    const broken = { ...wire, requests: [wire.requests[0], { ...wire.requests[1], deadline: 0 }] };
+    expect(() => decodeJobGroup(broken)).toThrow(/requests\.1\.deadline: /);
+    expect(() => decodeJobGroup({ ...wire, requests: [] })).toThrow(/requests: /);
+    expect(() => encodeJobGroup([])).toThrow(RangeError);
+    expect(() =>
+      encodeJobGroup(Array.from({ length: MAX_GROUP_REQUESTS + 1 }, () => request)),
+    ).toThrow(RangeError);
   });
 
   it('refuses another wire version', () => {

@@ -184,6 +184,53 @@ export function decodeJobResult(data: unknown): JobResult {
   };
 }
 
+/** BullMQ job name of a {@link JobGroupWire}: several requests for one model in one job. */
+export const JOB_GROUP_NAME = 'invoke-group';
+
+/** Most requests one group job carries. */
+export const MAX_GROUP_REQUESTS = 256;
+
+export const jobGroupSchema = z.object({
+  v: z.literal(WIRE_VERSION),
+  requests: z.array(jobRequestSchema).min(1).max(MAX_GROUP_REQUESTS),
+});
+
+export type JobGroupWire = z.infer<typeof jobGroupSchema>;
+
+/**
+ * Write requests that arrived together as one job. A gateway sends one job per
+ * Redis round trip instead of one per request; the worker answers each request
+ * on its own `replyTo` and keeps the results, in order, as the job's return value.
+ * The requests were built by the caller, so only their bodies are converted here;
+ * {@link decodeJobGroup} validates everything on the way out.
+ *
+ * @example
+ * ```ts
+ * await queue.add(JOB_GROUP_NAME, encodeJobGroup([first, second]));
+ * ```
+ */
+export function encodeJobGroup(requests: readonly JobRequest[]): JobGroupWire {
+  if (requests.length === 0 || requests.length > MAX_GROUP_REQUESTS) {
+    throw new RangeError(
+      `a job group holds 1 to ${MAX_GROUP_REQUESTS} requests, not ${requests.length}`,
+    );
+  }
+  return {
+    v: WIRE_VERSION,
+    requests: requests.map((request) => ({
+      ...request,
+      v: WIRE_VERSION,
+      body: toBase64(request.body),
+    })),
+  };
+}
+
+/** Read a group job; anything that does not match fails with `INVALID_INPUT`. */
+export function decodeJobGroup(data: unknown): JobRequest[] {
+  const group = parseOrThrow(jobGroupSchema, data, 'job group');
+  return group.requests.map(({ v, body, ...rest }) => ({ ...rest, body: fromBase64(body) }));
+}
+
 /** Parse wire data, or throw INVALID_INPUT listing every field at fault. */
 export function parseOrThrow<T>(schema: z.ZodType<T>, data: unknown, what: string): T {
   const result = schema.safeParse(data);

@@ -13,7 +13,9 @@ export interface DynamicBatcherOptions {
    */
   maxBatchSize?: number;
   /**
-   * Longest the first item of a batch waits for others while the model is idle.
+   * Longest the first item of a batch waits for others while the model is idle;
+   * 0 runs what has arrived as soon as the model is free (items that arrive in
+   * the same turn of the event loop still share a batch).
    * @defaultValue 5
    */
   maxDelayMs?: number;
@@ -32,6 +34,7 @@ export class DynamicBatcher<TItem extends BatchItem> {
   private readonly groups = new Map<string, { items: TItem[]; rows: number; since: number }>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  private soon = false;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -57,7 +60,17 @@ export class DynamicBatcher<TItem extends BatchItem> {
     }
     group.items.push(item);
     group.rows += item.rows;
-    this.schedule();
+    if (group.rows >= this.maxBatchSize) {
+      this.schedule();
+    } else if (!this.soon) {
+      // Items that arrive together (a group job's requests, messages drained in one
+      // turn of the event loop) go in one batch, even with no delay configured.
+      this.soon = true;
+      setImmediate(() => {
+        this.soon = false;
+        this.schedule();
+      });
+    }
   }
 
   /** Resolves once nothing waits and nothing runs (for graceful shutdown). */

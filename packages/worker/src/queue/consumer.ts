@@ -3,10 +3,13 @@ import {
   InferenceError,
   toInferenceError,
   decodeChunkRequest,
+  decodeJobGroup,
   decodeJobRequest,
   encodeChunkResult,
   encodeJobResult,
+  JOB_GROUP_NAME,
   type HandlerLogger,
+  type JobRequest,
   type JobResult,
   type JobResultWire,
 } from '@switchyard/handlers';
@@ -77,14 +80,19 @@ export function startQueueConsumer(options: QueueConsumerOptions): QueueConsumer
     },
   };
 
-  const reply = async (replyTo: string | undefined, wire: JobResultWire): Promise<void> => {
-    if (replyTo === undefined) return;
-    await replies
-      .multi()
-      .rpush(replyTo, JSON.stringify(wire))
-      .pexpire(replyTo, options.resultTtlMs)
-      .exec();
+  // One message per reply list: a result, or the array of a group's results for
+  // that list (the gateway that sent them reads them with one pop).
+  const reply = async (messages: Map<string, JobResultWire[]>): Promise<void> => {
+    if (messages.size === 0) return;
+    const multi = replies.multi();
+    for (const [replyTo, wires] of messages) {
+      multi.rpush(replyTo, JSON.stringify(wires.length === 1 ? wires[0] : wires));
+      multi.pexpire(replyTo, options.resultTtlMs);
+    }
+    await multi.exec();
   };
+  const replyOne = (replyTo: string | undefined, wire: JobResultWire) =>
+    reply(new Map(replyTo === undefined ? [] : [[replyTo, [wire]]]));
 
   // A batch job's mini-batch: every record through the model, one outcome each,
   // returned on the job for the gateway that runs the batch job.
@@ -124,19 +132,22 @@ export function startQueueConsumer(options: QueueConsumerOptions): QueueConsumer
     return store.getBytes(key);
   };
 
-  const process = async (job: Job) => {
-    if (job.name === 'chunk') return processChunk(job);
-    let request;
+  /** Runs `decode(job.data)`; a job that does not decode can never succeed. */
+  const decodeOrFail = <T>(job: Job, decode: (data: unknown) => T): T => {
     try {
-      request = decodeJobRequest(job.data);
+      return decode(job.data);
     } catch (error) {
       logger.error({ jobId: job.id, err: (error as Error).message }, 'malformed job');
       throw new UnrecoverableError((error as Error).message);
     }
-    const span = startJobSpan(options.queue, job.id, request.traceContext);
+  };
+
+  /** One request in its CONSUMER span: the model's answer, or its error, as a result. */
+  const traced = async (jobId: string | undefined, request: JobRequest): Promise<JobResult> => {
+    const span = startJobSpan(options.queue, jobId, request.traceContext);
     batchSpans.noteJob(span);
     try {
-      return await invokeJob(job, request, span);
+      return await answer(request, span);
     } catch (error) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
       throw error;
@@ -145,11 +156,54 @@ export function startQueueConsumer(options: QueueConsumerOptions): QueueConsumer
     }
   };
 
-  const invokeJob = async (
-    job: Job,
-    request: ReturnType<typeof decodeJobRequest>,
-    span: Span,
-  ): Promise<JobResultWire> => {
+  /** Only an unavailable model fails a job: BullMQ retries it while attempts remain. */
+  const retryable = (job: Job, result: JobResult): boolean =>
+    !result.ok &&
+    result.error.code === 'UNAVAILABLE' &&
+    job.attemptsMade + 1 < (job.opts.attempts ?? 1);
+
+  const processOne = async (job: Job): Promise<JobResultWire> => {
+    const request = decodeOrFail(job, decodeJobRequest);
+    const result = await traced(job.id, request);
+    // Another attempt may find a healthy model; the gateway hears only the last.
+    if (retryable(job, result) && !result.ok) throw new Error(result.error.message);
+    const wire = encodeJobResult(result);
+    await replyOne(request.replyTo, wire);
+    options.onResult?.(result);
+    return wire;
+  };
+
+  // Requests a gateway sent together: all handed to the model at once (they batch),
+  // answered together, one reply message per gateway.
+  const processGroup = async (job: Job): Promise<JobResultWire[]> => {
+    const requests = decodeOrFail(job, decodeJobGroup);
+    const results = await Promise.all(requests.map((request) => traced(job.id, request)));
+    // The whole job is retried only when the model was down for every request in it.
+    const [first] = results;
+    if (first !== undefined && !first.ok && results.every((result) => retryable(job, result))) {
+      throw new Error(first.error.message);
+    }
+    const wires = results.map(encodeJobResult);
+    const messages = new Map<string, JobResultWire[]>();
+    requests.forEach((request, i) => {
+      const wire = wires[i];
+      if (request.replyTo === undefined || wire === undefined) return;
+      const list = messages.get(request.replyTo) ?? [];
+      list.push(wire);
+      messages.set(request.replyTo, list);
+    });
+    await reply(messages);
+    for (const result of results) options.onResult?.(result);
+    return wires;
+  };
+
+  const process = async (job: Job) => {
+    if (job.name === 'chunk') return processChunk(job);
+    if (job.name === JOB_GROUP_NAME) return processGroup(job);
+    return processOne(job);
+  };
+
+  const answer = async (request: JobRequest, span: Span): Promise<JobResult> => {
     const { body, ...rest } = request;
     let outcome: RuntimeResult;
     try {
@@ -195,15 +249,7 @@ export function startQueueConsumer(options: QueueConsumerOptions): QueueConsumer
       span.setAttribute('switchyard.error_code', result.error.code);
       span.setStatus({ code: SpanStatusCode.ERROR, message: result.error.message });
     }
-    const attempts = job.opts.attempts ?? 1;
-    if (!result.ok && result.error.code === 'UNAVAILABLE' && job.attemptsMade + 1 < attempts) {
-      // Another attempt may find a healthy model; the gateway hears only the last.
-      throw new Error(result.error.message);
-    }
-    const wire = encodeJobResult(result);
-    await reply(rest.replyTo, wire);
-    options.onResult?.(result);
-    return wire;
+    return result;
   };
 
   const worker = new Worker(options.queue, process, {
