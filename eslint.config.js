@@ -37,14 +37,19 @@ export default defineConfig(
   {
     // The model-writing scripts are plain JavaScript run by Node, not part of a
     // TypeScript project: lint them without type information.
-    files: ['examples/models/**/*.mjs', 'packages/*/bench/**/*.mjs'],
+    files: ['examples/models/**/*.mjs', 'packages/*/bench/**/*.mjs', 'bench/**/*.mjs'],
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: {
       globals: {
+        Buffer: 'readonly',
+        clearInterval: 'readonly',
+        clearTimeout: 'readonly',
         console: 'readonly',
         fetch: 'readonly',
         performance: 'readonly',
         process: 'readonly',
+        setImmediate: 'readonly',
+        setInterval: 'readonly',
         setTimeout: 'readonly',
         TextDecoder: 'readonly',
         TextEncoder: 'readonly',

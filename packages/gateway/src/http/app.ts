@@ -145,6 +145,29 @@ const weightsBody = z.object({ weights: z.record(z.string(), z.number().nonnegat
  * serve({ fetch: app.fetch, port: 8080 });
  * ```
  */
+/**
+ * A body limit that judges a request by its Content-Length when it declares one
+ * (Node's HTTP parser never reads past it) and hands chunked requests to Hono's
+ * `bodyLimit`, which counts while the body streams in. Reading `c.req.raw.body`,
+ * as `bodyLimit` does first, makes @hono/node-server build a full web `Request`
+ * (headers, abort signal, stream) for every invocation; with the length declared,
+ * the handler reads the body straight from the socket instead.
+ */
+function declaredOrStreamed(
+  maxSize: number,
+  tooLarge: (c: Context<Env>) => Response,
+  streamed: MiddlewareHandler<Env>,
+): MiddlewareHandler<Env> {
+  return async (c, next) => {
+    const declared = c.req.header('content-length');
+    if (declared === undefined || c.req.header('transfer-encoding') !== undefined) {
+      return streamed(c, next);
+    }
+    if (Number(declared) > maxSize) return tooLarge(c);
+    await next();
+  };
+}
+
 export function createApp(deps: AppDeps): Hono<Env> {
   const { models, logger } = deps;
   const app = new Hono<Env>();
@@ -189,20 +212,25 @@ export function createApp(deps: AppDeps): Hono<Env> {
   for (const model of models.values()) {
     const perFormat = new Map<Format, MiddlewareHandler<Env>>();
     for (const format of ['plain', 'sagemaker'] as const) {
+      const tooLarge = (c: Context<Env>) =>
+        errorResponse(
+          {
+            code: 'PAYLOAD_TOO_LARGE',
+            message: `request body is over model "${model.name}"'s limit of ${model.config.maxBodyBytes} bytes`,
+          },
+          c.var.requestId,
+          format,
+        );
       perFormat.set(
         format,
-        bodyLimit({
-          maxSize: model.config.maxBodyBytes,
-          onError: (c) =>
-            errorResponse(
-              {
-                code: 'PAYLOAD_TOO_LARGE',
-                message: `request body is over model "${model.name}"'s limit of ${model.config.maxBodyBytes} bytes`,
-              },
-              (c as Context<Env>).var.requestId,
-              format,
-            ),
-        }),
+        declaredOrStreamed(
+          model.config.maxBodyBytes,
+          tooLarge,
+          bodyLimit({
+            maxSize: model.config.maxBodyBytes,
+            onError: (c) => tooLarge(c as Context<Env>),
+          }),
+        ),
       );
     }
     limits.set(model.name, perFormat);

@@ -1,13 +1,11 @@
 // Records/s of a batch job against requests/s of the synchronous path, same model,
 // same gateway, same run:
-//   node packages/gateway/bench/batch.mjs   (after pnpm build; pnpm bench runs it)
+//   node bench/batch-jobs.mjs   (after pnpm build; pnpm bench runs it)
 // (a) embedded: `local` backend in the gateway process; (b) distributed: the gateway
 // in this process, a private redis-server and one worker process. Sync: autocannon,
 // 64 connections sending one-row JSON requests to `/v1/models/iris/invoke`. Batch: one
 // job of BENCH_RECORDS (default 100,000) JSON Lines records of the same rows.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,25 +17,17 @@ import {
   createModelRegistry,
   resolveGatewayConfig,
   startJobs,
-} from '../dist/index.js';
+} from '@switchyard/gateway';
+import { freePort, startRedis, startWorker } from './lib/stack.mjs';
 
-const MODEL = fileURLToPath(new URL('../../../examples/models/iris-v1', import.meta.url));
-const WORKER = fileURLToPath(new URL('../../worker/dist/cli.js', import.meta.url));
-const RECORDS = Number(process.env['BENCH_RECORDS'] ?? 100_000);
-const SYNC_SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
+const MODEL = fileURLToPath(new URL('../examples/models/iris-v1', import.meta.url));
+const QUICK = process.env['BENCH_QUICK'] === '1';
+const RECORDS = Number(process.env['BENCH_RECORDS'] ?? (QUICK ? 20_000 : 100_000));
+const SYNC_SECONDS = Number(process.env['BENCH_SECONDS'] ?? (QUICK ? 3 : 10));
 const CLIENTS = 64;
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 const row = (i) =>
   `[[${(4.3 + (i % 36) / 10).toFixed(1)},3.1,${(1 + (i % 59) / 10).toFixed(1)},1.2]]`;
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 // autocannon keeps 64 connections busy at a fraction of fetch()'s cost per request,
 // so the figure is the gateway's, not the load generator's.
@@ -82,8 +72,7 @@ async function batchRate(base) {
   }
 }
 
-async function run(name, config, setup = async () => undefined) {
-  const teardown = await setup();
+async function run(name, config) {
   const resolved = resolveGatewayConfig(config);
   const models = await createModelRegistry(resolved, silent);
   const jobs = startJobs(resolved, models, silent);
@@ -100,7 +89,6 @@ async function run(name, config, setup = async () => undefined) {
     server.close();
     await jobs.close();
     await closeRegistry(models);
-    await teardown?.();
   }
 }
 
@@ -115,53 +103,42 @@ results.push(
   }),
 );
 
-const redisPort = await freePort();
+const redis = await startRedis();
 const queue = `bench-${Date.now()}`;
-results.push(
-  await run(
-    'distributed (Redis, 1 worker process)',
-    {
-      redis: { url: `redis://127.0.0.1:${redisPort}` },
-      storage: { url: join(dir, 'distributed') },
-      models: { iris: { variants: { v1: { weight: 1, backend: { type: 'queue', queue } } } } },
-    },
-    async () => {
-      const redis = spawn(
-        'redis-server',
-        ['--port', String(redisPort), '--save', '', '--appendonly', 'no'],
-        {
-          stdio: 'ignore',
-        },
-      );
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      const worker = spawn(
-        process.execPath,
-        [WORKER, '--model', MODEL, '--queue', queue, '--metrics-port', '0'],
-        {
-          env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${redisPort}`, LOG_LEVEL: 'warn' },
-          stdio: ['ignore', 'ignore', 'inherit'],
-        },
-      );
-      await new Promise((resolve) => setTimeout(resolve, 2000));
-      return async () => {
-        worker.kill('SIGTERM');
-        await new Promise((resolve) => worker.once('exit', resolve));
-        redis.kill('SIGTERM');
-      };
-    },
-  ),
-);
+try {
+  const worker = await startWorker({ redisUrl: redis.url, model: 'iris-v1', queue });
+  try {
+    results.push(
+      await run('distributed (Redis, 1 worker process)', {
+        redis: { url: redis.url },
+        storage: { url: join(dir, 'distributed') },
+        models: { iris: { variants: { v1: { weight: 1, backend: { type: 'queue', queue } } } } },
+      }),
+    );
+  } finally {
+    await worker.stop();
+  }
+} finally {
+  await redis.stop();
+}
 await rm(dir, { recursive: true, force: true });
 
-console.log(
-  `\nBatch job vs synchronous requests, iris-v1, ${RECORDS} records, ${CLIENTS} sync clients\n`,
-);
-console.log(
-  '| mode | sync requests/s | batch records/s (job) | batch records/s (upload to done) | ratio |',
-);
-console.log('| --- | ---: | ---: | ---: | ---: |');
-for (const r of results) {
-  console.log(
-    `| ${r.name} | ${r.sync.toFixed(0)} | ${r.batch.job.toFixed(0)} | ${r.batch.wall.toFixed(0)} | ${(r.batch.job / r.sync).toFixed(1)}× |`,
+const summary = {
+  model: 'iris-v1',
+  records: RECORDS,
+  syncClients: CLIENTS,
+  syncSeconds: SYNC_SECONDS,
+  modes: results.map((r) => ({
+    name: r.name,
+    syncRequestsPerSecond: Math.round(r.sync),
+    batchRecordsPerSecond: Math.round(r.batch.job),
+    batchRecordsPerSecondWall: Math.round(r.batch.wall),
+    ratio: Number((r.batch.job / r.sync).toFixed(1)),
+  })),
+};
+for (const m of summary.modes) {
+  console.error(
+    `${m.name}: sync ${m.syncRequestsPerSecond}/s, batch ${m.batchRecordsPerSecond} records/s (${m.ratio}×)`,
   );
 }
+console.log(JSON.stringify(summary));
