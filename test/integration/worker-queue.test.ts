@@ -1,7 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { createTensor, encode, type JobResult } from '@switchyard/handlers';
+import {
+  createTensor,
+  decodeJobResult,
+  encode,
+  encodeJobGroup,
+  JOB_GROUP_NAME,
+  type JobResult,
+} from '@switchyard/handlers';
 import { createModelRuntime } from '@switchyard/worker';
+import { Job, Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { createQueueClient, type QueueClient } from '../support/queue-client.js';
 import { MODELS, startWorkerProcess } from '../support/worker-process.js';
@@ -189,6 +198,63 @@ describe('the worker on a real Redis queue', () => {
       expect([...client.replies.values()].every((n) => n === 1)).toBe(true);
     } finally {
       await client.close();
+    }
+  });
+
+  it('answers a group job with one reply message per reply list, and fails a malformed one at once', async () => {
+    const queue = `test-${randomUUID()}`;
+    const worker = await startWorkerProcess(
+      ['--model', join(MODELS, 'iris-v2'), '--queue', queue],
+      redisUrl,
+    );
+    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+    const producer = new Queue(queue, { connection: redis.duplicate() });
+    try {
+      const lists = [`switchyard:test:a:${randomUUID()}`, `switchyard:test:b:${randomUUID()}`];
+      const requests = IRIS.map((row, i) => ({
+        requestId: `r${i}`,
+        model: 'iris',
+        contentType: 'text/csv',
+        accept: 'application/json',
+        body: new TextEncoder().encode(row.join(',')),
+        deadline: Date.now() + 30_000,
+        enqueuedAt: Date.now(),
+        replyTo: lists[i % 2] ?? '',
+      }));
+      const job = await producer.add(JOB_GROUP_NAME, encodeJobGroup(requests), { attempts: 3 });
+      await expect.poll(() => job.getState(), { timeout: 20_000 }).toBe('completed');
+      for (const [k, list] of lists.entries()) {
+        const messages = await redis.lrange(list, 0, -1);
+        expect(messages).toHaveLength(1);
+        const results = (JSON.parse(messages[0] ?? '[]') as unknown[]).map(decodeJobResult);
+        expect(results.map((r) => r.requestId)).toEqual(
+          requests.filter((_, i) => i % 2 === k).map((r) => r.requestId),
+        );
+        expect(results.every((r) => r.ok)).toBe(true);
+      }
+      // The job keeps every result, in order, for late look-ups.
+      const done = await Job.fromId(producer, job.id ?? '');
+      expect((done?.returnvalue as { requestId: string }[]).map((r) => r.requestId)).toEqual([
+        'r0',
+        'r1',
+        'r2',
+        'r3',
+      ]);
+
+      const broken = await producer.add(
+        JOB_GROUP_NAME,
+        { v: 1, requests: [{ requestId: 'x' }] },
+        { attempts: 3 },
+      );
+      await expect.poll(() => broken.getState(), { timeout: 20_000 }).toBe('failed');
+      const failed = await Job.fromId(producer, broken.id ?? '');
+      expect(failed?.attemptsMade).toBe(1);
+      expect(failed?.failedReason).toMatch(/^malformed job group: requests\.0\./);
+    } finally {
+      await producer.close();
+      redis.disconnect();
+      worker.child.kill('SIGTERM');
+      await worker.exited;
     }
   });
 });

@@ -59,6 +59,11 @@ export async function openSession(
     intraOpNumThreads: options.intraOpNumThreads ?? 0,
     interOpNumThreads: options.interOpNumThreads ?? 0,
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+    // onnxruntime's operator threads spin while they wait for work, which suits
+    // cores of their own; here they share the cores with the worker's main thread
+    // (decoding, BullMQ, replies) and, on small machines, with Redis and the
+    // gateway. Spinning took CPU from those and lowered end-to-end throughput.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
   if (options.executionProvider === 'cuda') {
     const deviceId = options.deviceId ?? 0;
