@@ -43,7 +43,13 @@ async function main(): Promise<void> {
       ? embeddedDefaultConfig(Number(portText ?? 8080))
       : await loadGatewayConfig(configFile);
   const port = portText === undefined ? config.server.port : Number(portText);
-  const logger = pino({ base: { service: 'switchyard-gateway' } });
+  // Asynchronous writes: lines logged while one write is in flight go out together
+  // in the next (a request log line each is one write syscall otherwise); pino
+  // flushes what is left when the process exits.
+  const logger = pino(
+    { base: { service: 'switchyard-gateway' } },
+    pino.destination({ dest: 1, sync: false }),
+  );
   const tracing = await startTracing('switchyard-gateway');
   const models = await createModelRegistry(config, logger);
   const weights =
