@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import {
   InvokeEndpointCommand,
@@ -282,5 +282,69 @@ describe('registry routes', () => {
     expect((await app.request('/ping')).status).toBe(200);
     expect(await (await app.request('/health/ready')).json()).toEqual({ status: 'ready' });
     expect((await app.request('/nowhere')).status).toBe(404);
+  });
+});
+
+describe('uploads that stall', () => {
+  let slowModels: ModelRegistry;
+  let slowServer: ServerType;
+  let port = 0;
+
+  beforeAll(async () => {
+    const config = embeddedDefaultConfig(0);
+    const iris = config.models['iris'];
+    if (iris === undefined) throw new Error('the embedded default has no iris');
+    slowModels = await createModelRegistry(
+      { ...config, models: { iris: { ...iris, timeoutMs: 400 } } },
+      silent,
+    );
+    const slowApp = createApp({ models: slowModels, logger: silent });
+    await new Promise<void>((resolve) => {
+      slowServer = serve({ fetch: slowApp.fetch, port: 0 }, (info: AddressInfo) => {
+        port = info.port;
+        resolve();
+      });
+    });
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) =>
+      slowServer.close(() => {
+        resolve();
+      }),
+    );
+    await closeRegistry(slowModels);
+  });
+
+  /** Sends the headers and `sent` of `declared` bytes, then nothing; what comes back. */
+  const stall = (declared: number, sent: number) =>
+    new Promise<{ text: string; closedAfterMs: number }>((resolve, reject) => {
+      const started = performance.now();
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write(
+          `POST /endpoints/iris/invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n` +
+            `Content-Length: ${declared}\r\n\r\n${'1'.repeat(sent)}`,
+        );
+      });
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      socket.on('error', reject);
+      socket.on('close', () => {
+        resolve({ text, closedAfterMs: performance.now() - started });
+      });
+    });
+
+  it('answers 408 with a JSON error at the model deadline, and closes the connection', async () => {
+    const { text, closedAfterMs } = await stall(1000, 100);
+    expect(text).toMatch(/^HTTP\/1\.1 408 /);
+    expect(text.toLowerCase()).toContain('connection: close');
+    const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as {
+      error: { code: string; message: string };
+    };
+    expect(body.error).toMatchObject({
+      code: 'REQUEST_TIMEOUT',
+      message: 'the request body did not arrive within 400 ms',
+    });
+    // Well before Node's own request timeout (300 s): the server let go of it.
+    expect(closedAfterMs).toBeLessThan(10_000);
   });
 });

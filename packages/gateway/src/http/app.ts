@@ -146,6 +146,33 @@ const weightsBody = z.object({ weights: z.record(z.string(), z.number().nonnegat
  * ```
  */
 /**
+ * The request body, read within `ms` (the model's timeout): a client that stops
+ * sending, or trickles, gets 408 instead of holding the request until Node's own
+ * request timeout (300 s), and a body cut off by the client is its mistake (400),
+ * not an internal error.
+ */
+async function readBody(c: Context<Env>, ms: number): Promise<Uint8Array> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        new InferenceError('REQUEST_TIMEOUT', `the request body did not arrive within ${ms} ms`),
+      );
+    }, ms);
+  });
+  try {
+    return new Uint8Array(await Promise.race([c.req.arrayBuffer(), late]));
+  } catch (error) {
+    if (error instanceof InferenceError) throw error;
+    throw new InferenceError('INVALID_INPUT', 'the request body ended before it was complete', {
+      cause: error,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * A body limit that judges a request by its Content-Length when it declares one
  * (Node's HTTP parser never reads past it) and hands chunked requests to Hono's
  * `bodyLimit`, which counts while the body streams in. Reading `c.req.raw.body`,
@@ -255,7 +282,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
       const contentType = c.req.header('Content-Type') ?? '';
       const accept = checkTypes(model, contentType, c.req.header('Accept'));
       const customAttributes = c.req.header(H.customAttributes);
-      const body = new Uint8Array(await c.req.arrayBuffer());
+      const body = await readBody(c, model.config.timeoutMs);
       if (body.byteLength === 0) {
         // SageMaker's InvokeEndpoint refuses an empty body too; no model gets one.
         throw new InferenceError('INVALID_INPUT', 'the request has no body');
@@ -302,7 +329,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
         headers: { 'Content-Type': response.contentType, 'X-Request-Id': requestId, ...headers },
       });
     } catch (error) {
-      return fail(error);
+      // A client that stalls mid-body gets its answer, and its connection closed.
+      const stalled = error instanceof InferenceError && error.code === 'REQUEST_TIMEOUT';
+      return fail(error, stalled ? { Connection: 'close' } : {});
     }
   };
 

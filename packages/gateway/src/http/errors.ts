@@ -11,6 +11,7 @@ const SAGEMAKER_ERROR_TYPE: Readonly<Record<InferenceErrorCode, string>> = {
   FORBIDDEN: 'AccessDeniedException',
   NOT_FOUND: 'ValidationError',
   NOT_ACCEPTABLE: 'ValidationError',
+  REQUEST_TIMEOUT: 'ValidationError',
   CONFLICT: 'ValidationError',
   PAYLOAD_TOO_LARGE: 'ValidationError',
   UNSUPPORTED_MEDIA_TYPE: 'ValidationError',

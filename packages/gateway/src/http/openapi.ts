@@ -239,6 +239,7 @@ const INVOKE: readonly InferenceErrorCode[] = [
   'INVALID_INPUT',
   'NOT_FOUND',
   'NOT_ACCEPTABLE',
+  'REQUEST_TIMEOUT',
   'PAYLOAD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
   'MODEL_ERROR',

@@ -14,6 +14,7 @@ export const INFERENCE_ERROR_CODES = [
   'FORBIDDEN',
   'NOT_FOUND',
   'NOT_ACCEPTABLE',
+  'REQUEST_TIMEOUT',
   'CONFLICT',
   'PAYLOAD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
@@ -27,7 +28,7 @@ export const INFERENCE_ERROR_CODES = [
 export type InferenceErrorCode = (typeof INFERENCE_ERROR_CODES)[number];
 
 export type InferenceErrorStatus =
-  400 | 401 | 403 | 404 | 406 | 409 | 413 | 415 | 424 | 429 | 500 | 503 | 504;
+  400 | 401 | 403 | 404 | 406 | 408 | 409 | 413 | 415 | 424 | 429 | 500 | 503 | 504;
 
 /**
  * HTTP status for each code. Typed as a full `Record` so that a new code without a
@@ -45,6 +46,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<InferenceErrorCode, InferenceE
     FORBIDDEN: 403,
     NOT_FOUND: 404,
     NOT_ACCEPTABLE: 406,
+    REQUEST_TIMEOUT: 408,
     CONFLICT: 409,
     PAYLOAD_TOO_LARGE: 413,
     UNSUPPORTED_MEDIA_TYPE: 415,

@@ -13,6 +13,7 @@ describe('InferenceError', () => {
       FORBIDDEN: 403,
       NOT_FOUND: 404,
       NOT_ACCEPTABLE: 406,
+      REQUEST_TIMEOUT: 408,
       CONFLICT: 409,
       PAYLOAD_TOO_LARGE: 413,
       UNSUPPORTED_MEDIA_TYPE: 415,
