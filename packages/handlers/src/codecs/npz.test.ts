@@ -133,14 +133,29 @@ describe('NPZ decode: refusals', () => {
     // Declare 16 bytes in the central directory (uncompressed size at offset 24).
     const central = Buffer.from(stored).indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
     new DataView(stored.buffer).setUint32(central + 24, 16, true);
-    expect(errorOf(() => decode(stored, 4096)).message).toBe(
-      `NPZ archive expands to ${data.length} bytes, over the 4096-byte limit`,
+    expect(errorOf(() => decode(stored, 4096)).message).toMatch(
+      /^not a valid NPZ \(zip\) archive: "x\.npy" holds more than \d+ bytes, its directory says 16$/,
     );
-    // Deflated data beyond a small declared size is cut off, so it reads as truncated.
+    // Deflated too: an entry that holds more than its directory says is refused.
     const deflated = zipSync({ 'x.npy': [data, { level: 6 }] });
     const at = Buffer.from(deflated).indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
     new DataView(deflated.buffer).setUint32(at + 24, 200, true);
-    expect(errorOf(() => decode(deflated, 8192)).message).toContain('NPY data is truncated');
+    expect(errorOf(() => decode(deflated, 8192)).message).toMatch(
+      /^not a valid NPZ \(zip\) archive: "x\.npy" holds (?:more than )?\d+ bytes, its directory says 200$/,
+    );
+  });
+
+  it('refuses a zip bomb after inflating little more than its declared size', () => {
+    // 256 MiB of zeros deflate to about 256 KiB; the directory says 1 KiB.
+    const zeros = new Uint8Array(256 * 1024 * 1024);
+    const bomb = zipSync({ 'x.npy': [zeros, { level: 9 }] });
+    const at = Buffer.from(bomb).indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+    new DataView(bomb.buffer).setUint32(at + 24, 1024, true);
+    const message = errorOf(() => decode(bomb, 64 * 1024 * 1024)).message;
+    expect(message).toMatch(/holds more than \d+ bytes, its directory says 1024$/);
+    // It stopped at the first inflated chunk past 1 KiB, not after 256 MiB.
+    const inflated = Number(/more than (\d+) bytes/.exec(message)?.[1]);
+    expect(inflated).toBeLessThan(8 * 1024 * 1024);
   });
 
   it('says which array is broken', () => {
