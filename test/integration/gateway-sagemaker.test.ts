@@ -116,6 +116,8 @@ describe('gateway → SageMaker endpoint (emulated), with fallback to a queue va
     emulator.set('iris-prod', { kind: 'throttle' });
     const response = await invoke({ 'X-Amzn-SageMaker-Target-Variant': 'sm' });
     expect(response.status).toBe(429);
+    // Throttled by SageMaker, the caller is told when to come back.
+    expect(response.headers.get('retry-after')).toBe('1');
   });
 
   it('aborts the call at the deadline', async () => {

@@ -60,6 +60,8 @@ function mapError(error: unknown): BackendResponse {
     return {
       ok: false,
       error: new InferenceError(known.code, message, { details }).toJSON(),
+      // A throttled caller is told when to come back, as the gateway's own 429s do.
+      ...(known.code === 'TOO_MANY_REQUESTS' ? { retryAfter: 1 } : {}),
       retryable: known.retryable,
     };
   }
