@@ -315,14 +315,20 @@ describe('uploads that stall', () => {
     await closeRegistry(slowModels);
   });
 
-  /** Sends the headers and `sent` of `declared` bytes, then nothing; what comes back. */
-  const stall = (declared: number, sent: number) =>
+  /**
+   * Sends the headers and `sent` of `declared` bytes (or one chunk of a chunked
+   * body, when `declared` is undefined), then nothing; what comes back.
+   */
+  const stall = (declared: number | undefined, sent: number) =>
     new Promise<{ text: string; closedAfterMs: number }>((resolve, reject) => {
       const started = performance.now();
       const socket = connect(port, '127.0.0.1', () => {
+        const length =
+          declared === undefined
+            ? `Transfer-Encoding: chunked\r\n\r\n${sent.toString(16)}\r\n${'1'.repeat(sent)}\r\n`
+            : `Content-Length: ${declared}\r\n\r\n${'1'.repeat(sent)}`;
         socket.write(
-          `POST /endpoints/iris/invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n` +
-            `Content-Length: ${declared}\r\n\r\n${'1'.repeat(sent)}`,
+          `POST /endpoints/iris/invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n${length}`,
         );
       });
       let text = '';
@@ -333,18 +339,24 @@ describe('uploads that stall', () => {
       });
     });
 
-  it('answers 408 with a JSON error at the model deadline, and closes the connection', async () => {
-    const { text, closedAfterMs } = await stall(1000, 100);
-    expect(text).toMatch(/^HTTP\/1\.1 408 /);
-    expect(text.toLowerCase()).toContain('connection: close');
-    const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as {
-      error: { code: string; message: string };
-    };
-    expect(body.error).toMatchObject({
-      code: 'REQUEST_TIMEOUT',
-      message: 'the request body did not arrive within 400 ms',
-    });
-    // Well before Node's own request timeout (300 s): the server let go of it.
-    expect(closedAfterMs).toBeLessThan(10_000);
-  });
+  it.each([
+    ['a declared length', 1000],
+    ['a chunked body', undefined],
+  ])(
+    'answers 408 with a JSON error at the model deadline, and closes the connection (%s)',
+    async (_, declared) => {
+      const { text, closedAfterMs } = await stall(declared, 100);
+      expect(text).toMatch(/^HTTP\/1\.1 408 /);
+      expect(text.toLowerCase()).toContain('connection: close');
+      const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as {
+        error: { code: string; message: string };
+      };
+      expect(body.error).toMatchObject({
+        code: 'REQUEST_TIMEOUT',
+        message: 'the request body did not arrive within 400 ms',
+      });
+      // Well before Node's own request timeout (300 s): the server let go of it.
+      expect(closedAfterMs).toBeLessThan(10_000);
+    },
+  );
 });

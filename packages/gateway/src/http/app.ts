@@ -178,19 +178,49 @@ async function readBody(c: Context<Env>, ms: number): Promise<Uint8Array> {
  * `bodyLimit`, which counts while the body streams in. Reading `c.req.raw.body`,
  * as `bodyLimit` does first, makes @hono/node-server build a full web `Request`
  * (headers, abort signal, stream) for every invocation; with the length declared,
- * the handler reads the body straight from the socket instead.
+ * the handler reads the body straight from the socket instead (within the
+ * model's timeout, see `readBody`). A chunked body must also arrive within
+ * `timeoutMs`, or the request is answered by `tooSlow`.
  */
 function declaredOrStreamed(
-  maxSize: number,
+  limits: { readonly maxSize: number; readonly timeoutMs: number },
   tooLarge: (c: Context<Env>) => Response,
+  tooSlow: (c: Context<Env>) => Response,
   streamed: MiddlewareHandler<Env>,
 ): MiddlewareHandler<Env> {
   return async (c, next) => {
     const declared = c.req.header('content-length');
     if (declared === undefined || c.req.header('transfer-encoding') !== undefined) {
-      return streamed(c, next);
+      // `streamed` reads the whole body before it calls `next`: only that part races
+      // the deadline; the handler after it keeps its own.
+      let bodyRead = (): void => undefined;
+      const read = new Promise<'read'>((resolve) => {
+        bodyRead = () => {
+          resolve('read');
+        };
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => {
+          resolve('late');
+        }, limits.timeoutMs);
+      });
+      const run = streamed(c, async () => {
+        bodyRead();
+        await next();
+      });
+      const settled = run.then(
+        () => 'done' as const,
+        () => 'done' as const,
+      );
+      try {
+        if ((await Promise.race([read, late, settled])) === 'late') return tooSlow(c);
+      } finally {
+        clearTimeout(timer);
+      }
+      return run;
     }
-    if (Number(declared) > maxSize) return tooLarge(c);
+    if (Number(declared) > limits.maxSize) return tooLarge(c);
     await next();
   };
 }
@@ -251,8 +281,18 @@ export function createApp(deps: AppDeps): Hono<Env> {
       perFormat.set(
         format,
         declaredOrStreamed(
-          model.config.maxBodyBytes,
+          { maxSize: model.config.maxBodyBytes, timeoutMs: model.config.timeoutMs },
           tooLarge,
+          (c) =>
+            errorResponse(
+              {
+                code: 'REQUEST_TIMEOUT',
+                message: `the request body did not arrive within ${model.config.timeoutMs} ms`,
+              },
+              c.var.requestId,
+              format,
+              { Connection: 'close' },
+            ),
           bodyLimit({
             maxSize: model.config.maxBodyBytes,
             onError: (c) => tooLarge(c as Context<Env>),
