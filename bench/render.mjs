@@ -195,16 +195,32 @@ function batchJobs(r) {
 
 function memory(r) {
   const m = r.memory;
+  const heap = m.gateway.heapAfterFullGc;
+  const heapRow =
+    heap?.heapAfterFirstFullGcAfterWarmupMb === undefined
+      ? []
+      : [
+          [
+            'gateway, V8 heap after each full GC',
+            `${n(heap.heapAfterFirstFullGcAfterWarmupMb, 1)} MB`,
+            `${n(heap.heapAfterLastFullGcMb, 1)} MB`,
+            '–',
+            `${n(heap.growthPct, 1)}%`,
+            `${heap.fullGcsAfterWarmup} full GCs`,
+          ],
+        ];
   return table(
     ['process', '>RSS after warm-up', '>RSS at end', '>peak', '>growth', '>trend per 10k requests'],
-    ['gateway', 'worker'].map((side) => [
-      side,
-      `${n(m[side].rssAfterWarmupMb, 1)} MB`,
-      `${n(m[side].rssEndMb, 1)} MB`,
-      `${n(m[side].rssPeakMb, 1)} MB`,
-      `${n(m[side].growthAfterWarmupPct, 1)}%`,
-      `${n(m[side].slopeMbPer10kRequests, 2)} MB`,
-    ]),
+    ['gateway', 'worker']
+      .map((side) => [
+        side,
+        `${n(m[side].rssAfterWarmupMb, 1)} MB`,
+        `${n(m[side].rssEndMb, 1)} MB`,
+        `${n(m[side].rssPeakMb, 1)} MB`,
+        `${n(m[side].growthAfterWarmupPct, 1)}%`,
+        `${n(m[side].slopeMbPer10kRequests, 2)} MB`,
+      ])
+      .concat(heapRow),
   );
 }
 
