@@ -1,14 +1,15 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import {
   startModelContainer,
   startSageMakerEmulator,
   type ModelContainer,
   type SageMakerEmulator,
 } from '../test/support/sagemaker-emulator.js';
-import { IRIS_BODIES, irisAnswers } from './lib/iris.js';
 import { classify, failure, sleep, startLoad, Tally, type Verdict } from './lib/load.js';
-import { phasesOf, writeResult, type Check, type Timing } from './lib/results.js';
+import { IRIS, poolAnswers, poolCheck, poolInit } from './lib/pools.js';
+import { phasesOf, type Check, type Timing } from './lib/results.js';
+import { finishScenario, loadSetup } from './lib/scenario.js';
 import { MODELS, Stack } from './lib/stack.js';
 
 const TIMEOUT_MS = 1_000;
@@ -58,7 +59,7 @@ describe('SageMaker throttling storm and timeouts', () => {
         },
       },
     });
-    const checks = await irisAnswers(gateway.url, 'iris');
+    const checks = await poolAnswers(IRIS, gateway.url, 'iris');
     const tally = new Tally();
     // Which variant answered each request (x-Amzn-Invoked-Production-Variant).
     const served: { sentAt: number; variant: string }[] = [];
@@ -68,16 +69,14 @@ describe('SageMaker throttling storm and timeouts', () => {
         const sentAt = Date.now();
         try {
           const response = await fetch(`${gateway.url}/endpoints/iris/invocations`, {
-            method: 'POST',
-            body: IRIS_BODIES[i % IRIS_BODIES.length] ?? '',
-            headers: { 'Content-Type': 'text/csv', Accept: 'application/json' },
+            ...poolInit(IRIS, i),
             signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS),
           });
           served.push({
             sentAt,
             variant: response.headers.get('x-amzn-invoked-production-variant') ?? '-',
           });
-          return await classify(response, checks[i % checks.length] ?? (() => 'no check'));
+          return await classify(response, poolCheck(checks, i));
         } catch (error) {
           return failure(error, CLIENT_TIMEOUT_MS);
         }
@@ -170,7 +169,7 @@ describe('SageMaker throttling storm and timeouts', () => {
         detail: `outcomes while prod stalled: ${JSON.stringify(stall?.outcomes ?? {})}`,
       },
     ];
-    const result = await writeResult({
+    await finishScenario(tally, endedAt, {
       scenario: 'sagemaker-storm',
       title: 'SageMaker throttling storm and timeouts',
       steps: [
@@ -180,20 +179,13 @@ describe('SageMaker throttling storm and timeouts', () => {
       ],
       setup: {
         model: 'iris-v1 behind the emulator',
-        clients: CLIENTS,
-        deadlineMs: TIMEOUT_MS,
-        clientTimeoutMs: CLIENT_TIMEOUT_MS,
+        ...loadSetup(CLIENTS, TIMEOUT_MS, CLIENT_TIMEOUT_MS),
         fallback: 'prod → backup',
       },
-      startedAt: new Date(tally.t0).toISOString(),
-      durationMs: endedAt - tally.t0,
-      totals: tally.counts(),
-      outcomes: tally.byOutcome(),
       phases,
       recovery: timings[0],
       timings,
       checks: resultChecks,
-      lostExamples: tally.lostExamples(),
       notes: [
         `Calls the emulator received: ${[...emulator.calls].map(([name, n]) => `${name} ${n}`).join(', ')}.`,
         `Failed SageMaker calls the gateway logged (endpoint, code: calls) — ${Object.entries(
@@ -208,7 +200,5 @@ describe('SageMaker throttling storm and timeouts', () => {
           .join('; ')}.`,
       ],
     });
-    expect(result.checks.filter((c) => !c.ok)).toEqual([]);
-    expect(result.totals.lost).toBe(0);
   });
 });

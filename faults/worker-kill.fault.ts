@@ -1,12 +1,16 @@
-import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServer } from '../test/support/redis-server.js';
+import { describe, it } from 'vitest';
 import type { WorkerProcess } from '../test/support/worker-process.js';
-import { HEAVY_ROWS, heavyAnswers } from './lib/heavy.js';
-import { request, sleep, startLoad, Tally, waitUntil, type AnswerCheck } from './lib/load.js';
-import { phasesOf, writeResult, type Check, type Timing } from './lib/results.js';
-import { MODELS, metric, Stack } from './lib/stack.js';
+import { sleep, waitUntil } from './lib/load.js';
+import { HEAVY, startPoolLoad } from './lib/pools.js';
+import { phasesOf, type Check, type Timing } from './lib/results.js';
+import {
+  finishScenario,
+  inFlightCheck,
+  loadSetup,
+  slowestAnswer,
+  useRedisStack,
+} from './lib/scenario.js';
+import { heavyService, metric, SHORT_LOCKS } from './lib/stack.js';
 
 const TIMEOUT_MS = 10_000; // the model's deadline in the gateway
 const CLIENT_TIMEOUT_MS = TIMEOUT_MS + 3_000;
@@ -15,62 +19,16 @@ const CLIENTS = 24;
 // Two workers on the heavy model's queue; one is killed with SIGKILL while it holds
 // jobs, the other keeps running; the killed one is started again.
 describe('worker kill -9 mid-batch', () => {
-  let redis: RedisServer;
-  let stack: Stack;
-  const queue = `faults-heavy-${randomUUID()}`;
-  const workerArgs = [
-    '--model',
-    join(MODELS, 'heavy'),
-    '--queue',
-    queue,
-    '--max-batch-size',
-    '16',
-    '--threads',
-    '1',
-    '--lock-duration-ms',
-    '2000',
-    '--stalled-interval-ms',
-    '1000',
-  ];
-
-  beforeAll(async () => {
-    redis = await startRedisServer();
-    stack = await Stack.create();
-  });
-  afterAll(async () => {
-    await stack.close();
-    await redis.stop();
-  });
+  const env = useRedisStack();
 
   it('loses no request when a worker is killed with jobs in hand', async () => {
-    const workers: WorkerProcess[] = await Promise.all([
-      stack.worker(workerArgs, redis.url),
-      stack.worker(workerArgs, redis.url),
-    ]);
-    const gateway = await stack.gateway({
-      redis: { url: redis.url },
-      models: {
-        heavy: {
-          timeoutMs: TIMEOUT_MS,
-          variants: { gpu: { weight: 1, backend: { type: 'queue', queue } } },
-        },
-      },
-    });
-    const checks: AnswerCheck[] = await heavyAnswers(gateway.url, 'heavy');
-    const tally = new Tally();
-    const load = startLoad(tally, {
+    const { redis, stack } = env;
+    const { gateway, workers, addWorker } = await stack.queueService(
+      heavyService(redis.url, TIMEOUT_MS, SHORT_LOCKS),
+    );
+    const { tally, load } = await startPoolLoad(HEAVY, gateway.url, 'heavy', {
       clients: CLIENTS,
-      send: (i) =>
-        request(
-          `${gateway.url}/v1/models/heavy/invoke`,
-          {
-            method: 'POST',
-            body: HEAVY_ROWS[i % HEAVY_ROWS.length] ?? '',
-            headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-          },
-          CLIENT_TIMEOUT_MS,
-          checks[i % checks.length] ?? (() => 'no check'),
-        ),
+      timeoutMs: CLIENT_TIMEOUT_MS,
     });
 
     // The victim is killed right after its model finished a batch: it is then in the
@@ -81,8 +39,6 @@ describe('worker kill -9 mid-batch', () => {
       const text = await (await fetch(`http://127.0.0.1:${w.metricsPort}/metrics`)).text();
       return Number(/^switchyard_worker_batch_size_count\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
     };
-    const inFlightAt = (at: number) =>
-      tally.samples.filter((s) => s.sentAt < at && s.answeredAt > at);
     await sleep(5_000);
     let victim = workers[0];
     let killedAt = 0;
@@ -108,9 +64,9 @@ describe('worker kill -9 mid-batch', () => {
       exit = await target.exited;
       await sleep(attempts === 1 ? 10_000 : 4_000);
       restartAt = Date.now();
-      victim = await stack.worker(workerArgs, redis.url);
+      victim = await addWorker();
       restartedAt = Date.now();
-      if (inFlightAt(killedAt).some((s) => s.answeredAt - killedAt >= 2_000)) break;
+      if (tally.inFlightAt(killedAt).some((s) => s.answeredAt - killedAt >= 2_000)) break;
     }
     await sleep(8_000);
     await load.stop();
@@ -118,7 +74,7 @@ describe('worker kill -9 mid-batch', () => {
 
     // Requests that were in flight when the worker died: how long until the last of
     // them was answered (its job taken back from the dead worker and run again).
-    const inFlight = inFlightAt(killedAt);
+    const inFlight = tally.inFlightAt(killedAt);
     const lastInFlight = Math.max(0, ...inFlight.map((s) => s.answeredAt - killedAt));
     // Answered only after the dead worker's 2 s lock expired: its jobs, run again.
     const retaken = inFlight.filter((s) => s.answeredAt - killedAt >= 2_000);
@@ -129,11 +85,7 @@ describe('worker kill -9 mid-batch', () => {
         meaning:
           'from the kill until the last request in flight at the kill was answered (lock expiry, stalled check, re-run on the other worker)',
       },
-      {
-        name: 'slowest answer',
-        ms: tally.maxLatency(),
-        meaning: 'the longest any request waited for its answer, out of a 10 s deadline',
-      },
+      slowestAnswer(tally, TIMEOUT_MS),
       {
         name: 'worker restart',
         ms: restartedAt - restartAt,
@@ -151,13 +103,9 @@ describe('worker kill -9 mid-batch', () => {
         ok: exit === 'SIGKILL',
         detail: `exit: ${String(exit)}`,
       },
-      {
-        name: 'requests in flight at the kill',
-        ok: inFlight.every((s) => s.verdict.kind === 'ok'),
-        detail: `${inFlight.length} in flight, ${inFlight.filter((s) => s.verdict.kind === 'ok').length} answered 200 with the right answer`,
-      },
+      inFlightCheck('requests in flight at the kill', inFlight),
     ];
-    const result = await writeResult({
+    await finishScenario(tally, endedAt, {
       scenario: 'worker-kill-9',
       title: 'Worker kill -9 mid-batch',
       steps: [
@@ -169,14 +117,8 @@ describe('worker kill -9 mid-batch', () => {
       setup: {
         model: 'heavy (512-2048-2048-512-10 MLP)',
         workers: 2,
-        clients: CLIENTS,
-        deadlineMs: TIMEOUT_MS,
-        clientTimeoutMs: CLIENT_TIMEOUT_MS,
+        ...loadSetup(CLIENTS, TIMEOUT_MS, CLIENT_TIMEOUT_MS),
       },
-      startedAt: new Date(tally.t0).toISOString(),
-      durationMs: endedAt - tally.t0,
-      totals: tally.counts(),
-      outcomes: tally.byOutcome(),
       phases: phasesOf(tally, [
         ['before the kill (2 workers)', 0, killedAt],
         ['after the kill (1 worker)', killedAt, restartedAt],
@@ -185,10 +127,7 @@ describe('worker kill -9 mid-batch', () => {
       recovery: timings[0],
       timings,
       checks: resultChecks,
-      lostExamples: tally.lostExamples(),
       notes: attempts > 1 ? [`It took ${attempts} kills to hit a worker with jobs in hand.`] : [],
     });
-    expect(result.checks.filter((c) => !c.ok)).toEqual([]);
-    expect(result.totals.lost).toBe(0);
   });
 });

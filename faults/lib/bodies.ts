@@ -50,21 +50,21 @@ export function junk(n: number, seed: number): Buffer {
  */
 export function zipOne(name: string, deflated: Uint8Array, declared: number): Buffer {
   const n = Buffer.from(name);
-  const local = Buffer.alloc(30);
-  local.writeUInt32LE(0x04034b50, 0);
-  local.writeUInt16LE(20, 4);
-  local.writeUInt16LE(8, 8);
-  local.writeUInt32LE(deflated.length, 18);
-  local.writeUInt32LE(declared, 22);
-  local.writeUInt16LE(n.length, 26);
-  const central = Buffer.alloc(46);
-  central.writeUInt32LE(0x02014b50, 0);
-  central.writeUInt16LE(20, 4);
-  central.writeUInt16LE(20, 6);
-  central.writeUInt16LE(8, 10);
-  central.writeUInt32LE(deflated.length, 20);
-  central.writeUInt32LE(declared, 24);
-  central.writeUInt16LE(n.length, 28);
+  // The local header and the central directory entry hold the same fields; the
+  // entry has a "version made by" first, which moves the rest 2 bytes on.
+  const header = (signature: number, size: number, shift: 0 | 2): Buffer => {
+    const b = Buffer.alloc(size);
+    b.writeUInt32LE(signature, 0);
+    if (shift === 2) b.writeUInt16LE(20, 4);
+    b.writeUInt16LE(20, 4 + shift);
+    b.writeUInt16LE(8, 8 + shift);
+    b.writeUInt32LE(deflated.length, 18 + shift);
+    b.writeUInt32LE(declared, 22 + shift);
+    b.writeUInt16LE(n.length, 26 + shift);
+    return b;
+  };
+  const local = header(0x04034b50, 30, 0);
+  const central = header(0x02014b50, 46, 2);
   const end = Buffer.alloc(22);
   end.writeUInt32LE(0x06054b50, 0);
   end.writeUInt16LE(1, 8);

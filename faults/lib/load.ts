@@ -162,6 +162,11 @@ export class Tally {
     return max;
   }
 
+  /** The requests sent before `at` and answered after it: those in flight at that moment. */
+  inFlightAt(at: number): Sample[] {
+    return this.samples.filter((s) => s.sentAt < at && s.answeredAt > at);
+  }
+
   /** The first request sent at or after `from` that succeeded, or undefined. */
   firstSuccessSentAfter(from: number, tag?: string): Sample | undefined {
     return this.samples

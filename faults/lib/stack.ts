@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +38,28 @@ export class Stack {
     return started;
   }
 
+  /** `n` workers with the same arguments, started together. */
+  async workers(n: number, args: string[], redisUrl: string): Promise<WorkerProcess[]> {
+    return Promise.all(Array.from({ length: n }, () => this.worker(args, redisUrl)));
+  }
+
+  /**
+   * A model served through Redis: `workers` workers started together, then one
+   * gateway whose model has them as its one queue variant (on a queue of its own).
+   */
+  async queueService(options: QueueService): Promise<{
+    gateway: GatewayProcess;
+    workers: WorkerProcess[];
+    /** Start one more worker like them. */
+    addWorker: () => Promise<WorkerProcess>;
+  }> {
+    const queue = queueName(options.model);
+    const args = workerArgs(options.workerModel, queue, options.workerArgs);
+    const workers = await this.workers(options.workers, args, options.redisUrl);
+    const gateway = await this.gateway(queueGatewayConfig({ ...options, queue }));
+    return { gateway, workers, addWorker: () => this.worker(args, options.redisUrl) };
+  }
+
   /** Processes of this stack that have not exited. */
   alive(): Child[] {
     return this.children.filter((c) => c.child.exitCode === null && c.child.signalCode === null);
@@ -48,6 +71,87 @@ export class Stack {
     await Promise.all(alive.map((c) => c.exited));
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Worker arguments: the example model `model` (a directory of MODELS) on `queue`, then `extra`. */
+export function workerArgs(model: string, queue: string, extra: readonly string[] = []): string[] {
+  return ['--model', join(MODELS, model), '--queue', queue, ...extra];
+}
+
+/** Worker options for 2 s job locks, checked every second: a dead worker's jobs come back in about 3 s. */
+export const SHORT_LOCKS: readonly string[] = [
+  '--lock-duration-ms',
+  '2000',
+  '--stalled-interval-ms',
+  '1000',
+];
+
+/** A queue name of its own for one scenario. */
+export const queueName = (prefix: string): string => `faults-${prefix}-${randomUUID()}`;
+
+interface QueueModel {
+  readonly redisUrl: string;
+  readonly model: string;
+  /** The model's one variant (weight 1), a queue backend on `queue`. */
+  readonly variant: string;
+  readonly queue: string;
+  readonly timeoutMs: number;
+  readonly maxBodyBytes?: number;
+}
+
+interface QueueService extends Omit<QueueModel, 'queue'> {
+  readonly workers: number;
+  /** The example model the workers run (a directory of MODELS), and their other options. */
+  readonly workerModel: string;
+  readonly workerArgs: readonly string[];
+}
+
+/**
+ * The `heavy` example model (a 512-2048-2048-512-10 MLP) as variant "gpu", on two
+ * workers that run batches of up to 16 on one thread; `extra` worker options.
+ */
+export function heavyService(
+  redisUrl: string,
+  timeoutMs: number,
+  extra: readonly string[] = [],
+): QueueService {
+  return {
+    redisUrl,
+    model: 'heavy',
+    variant: 'gpu',
+    timeoutMs,
+    workers: 2,
+    workerModel: 'heavy',
+    workerArgs: ['--max-batch-size', '16', '--threads', '1', ...extra],
+  };
+}
+
+/** The `iris-v2` example model as variant "v2" of "iris", on `workers` workers of one thread. */
+export function irisService(redisUrl: string, timeoutMs: number, workers: number): QueueService {
+  return {
+    redisUrl,
+    model: 'iris',
+    variant: 'v2',
+    timeoutMs,
+    workers,
+    workerModel: 'iris-v2',
+    workerArgs: ['--threads', '1'],
+  };
+}
+
+/** A gateway config with one model, served through Redis by one queue variant. */
+export function queueGatewayConfig(options: QueueModel) {
+  const { redisUrl, model, variant, queue, timeoutMs, maxBodyBytes } = options;
+  return {
+    redis: { url: redisUrl },
+    models: {
+      [model]: {
+        timeoutMs,
+        ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
+        variants: { [variant]: { weight: 1, backend: { type: 'queue', queue } } },
+      },
+    },
+  };
 }
 
 /** A gateway's `/metrics` value for a series (first match), or undefined. */

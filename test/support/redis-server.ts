@@ -18,6 +18,12 @@ export interface StartRedisOptions {
   readyTimeoutMs?: number;
   /** Listen here (to bring a stopped server back at the same address). @defaultValue a free port */
   port?: number;
+  /** Turn the AOF on (`appendfsync everysec`), for a server that is restarted with its data. @defaultValue false */
+  appendonly?: boolean;
+  /** Keep the data here; the caller owns it (`stop()` leaves it). @defaultValue a temporary directory, deleted by `stop()` */
+  dir?: string;
+  /** How long `stop()` waits after SIGTERM before SIGKILL. @defaultValue 5 000 ms */
+  killAfterMs?: number;
 }
 
 const MISSING_REDIS =
@@ -41,13 +47,19 @@ async function freePort(): Promise<number> {
 }
 
 /**
- * Start `redis-server` on a free loopback port with persistence off and
- * `noeviction` (as BullMQ requires), and wait until it answers PING.
+ * Start `redis-server` on a free loopback port with persistence off (unless
+ * `appendonly`) and `noeviction` (as BullMQ requires), and wait until it answers PING.
  */
 export async function startRedisServer(options: StartRedisOptions = {}): Promise<RedisServer> {
-  const { command = 'redis-server', readyTimeoutMs = 10_000 } = options;
+  const {
+    command = 'redis-server',
+    readyTimeoutMs = 10_000,
+    appendonly = false,
+    killAfterMs = 5_000,
+  } = options;
   const port = options.port ?? (await freePort());
-  const dir = await mkdtemp(join(tmpdir(), 'switchyard-redis-'));
+  const ownDir = options.dir === undefined;
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'switchyard-redis-')));
   const child = spawn(
     command,
     [
@@ -58,7 +70,8 @@ export async function startRedisServer(options: StartRedisOptions = {}): Promise
       '--save',
       '',
       '--appendonly',
-      'no',
+      appendonly ? 'yes' : 'no',
+      ...(appendonly ? ['--appendfsync', 'everysec'] : []),
       '--maxmemory-policy',
       'noeviction',
       '--dir',
@@ -83,8 +96,8 @@ export async function startRedisServer(options: StartRedisOptions = {}): Promise
     });
   });
   const stop = async (): Promise<void> => {
-    await stopProcess(child);
-    await rm(dir, { recursive: true, force: true });
+    await stopProcess(child, killAfterMs);
+    if (ownDir) await rm(dir, { recursive: true, force: true });
   };
   const outcome = await Promise.race([waitForPong(port, readyTimeoutMs), exited]);
   if (outcome instanceof Error) {
@@ -94,7 +107,7 @@ export async function startRedisServer(options: StartRedisOptions = {}): Promise
   return { url: `redis://127.0.0.1:${port}`, port, stop };
 }
 
-async function stopProcess(child: ChildProcess): Promise<void> {
+async function stopProcess(child: ChildProcess, killAfterMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const done = new Promise<void>((resolve) => {
     child.once('exit', () => {
@@ -102,7 +115,7 @@ async function stopProcess(child: ChildProcess): Promise<void> {
     });
   });
   child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
   await done;
   clearTimeout(timer);
 }
