@@ -39,3 +39,5 @@ export { UnsafeArchiveError, extractModelArchive } from './model-source/archive.
 export { createObjectStore } from './storage/object-store.js';
 export type { ObjectStore, ObjectStoreOptions } from './storage/object-store.js';
 export { startTracing } from './tracing.js';
+export { PackError, packModel } from './packaging/pack.js';
+export type { PackOptions } from './packaging/pack.js';
