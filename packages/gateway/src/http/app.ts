@@ -135,16 +135,13 @@ function registerKeyRoutes(app: Hono<Env>, keys: KeyRing, logger: HandlerLogger)
 
 const weightsBody = z.object({ weights: z.record(z.string(), z.number().nonnegative()) });
 
-/**
- * The gateway's HTTP API over a model registry. No I/O happens here: backends are
- * started by whoever builds `deps`.
- *
- * @example
- * ```ts
- * const app = createApp({ models: await createModelRegistry(config, logger), logger });
- * serve({ fetch: app.fetch, port: 8080 });
- * ```
- */
+/** A body that did not arrive within the model's timeout (`ms`). */
+const bodyTooSlow = (ms: number): InferenceError =>
+  new InferenceError('REQUEST_TIMEOUT', `the request body did not arrive within ${ms} ms`);
+
+/** A stalled client gets its answer, and its connection closed. */
+const STALLED_HEADERS = { Connection: 'close' } as const;
+
 /**
  * The request body, read within `ms` (the model's timeout): a client that stops
  * sending, or trickles, gets 408 instead of holding the request until Node's own
@@ -155,9 +152,7 @@ async function readBody(c: Context<Env>, ms: number): Promise<Uint8Array> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      reject(
-        new InferenceError('REQUEST_TIMEOUT', `the request body did not arrive within ${ms} ms`),
-      );
+      reject(bodyTooSlow(ms));
     }, ms);
   });
   try {
@@ -225,6 +220,16 @@ function declaredOrStreamed(
   };
 }
 
+/**
+ * The gateway's HTTP API over a model registry. No I/O happens here: backends are
+ * started by whoever builds `deps`.
+ *
+ * @example
+ * ```ts
+ * const app = createApp({ models: await createModelRegistry(config, logger), logger });
+ * serve({ fetch: app.fetch, port: 8080 });
+ * ```
+ */
 export function createApp(deps: AppDeps): Hono<Env> {
   const { models, logger } = deps;
   const app = new Hono<Env>();
@@ -285,13 +290,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
           tooLarge,
           (c) =>
             errorResponse(
-              {
-                code: 'REQUEST_TIMEOUT',
-                message: `the request body did not arrive within ${model.config.timeoutMs} ms`,
-              },
+              bodyTooSlow(model.config.timeoutMs).toJSON(),
               c.var.requestId,
               format,
-              { Connection: 'close' },
+              STALLED_HEADERS,
             ),
           bodyLimit({
             maxSize: model.config.maxBodyBytes,
@@ -369,9 +371,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
         headers: { 'Content-Type': response.contentType, 'X-Request-Id': requestId, ...headers },
       });
     } catch (error) {
-      // A client that stalls mid-body gets its answer, and its connection closed.
       const stalled = error instanceof InferenceError && error.code === 'REQUEST_TIMEOUT';
-      return fail(error, stalled ? { Connection: 'close' } : {});
+      return fail(error, stalled ? STALLED_HEADERS : {});
     }
   };
 
