@@ -91,8 +91,6 @@ export function startQueueConsumer(options: QueueConsumerOptions): QueueConsumer
     }
     await multi.exec();
   };
-  const replyOne = (replyTo: string | undefined, wire: JobResultWire) =>
-    reply(new Map(replyTo === undefined ? [] : [[replyTo, [wire]]]));
 
   // A batch job's mini-batch: every record through the model, one outcome each,
   // returned on the job for the gateway that runs the batch job.
@@ -162,23 +160,11 @@ export function startQueueConsumer(options: QueueConsumerOptions): QueueConsumer
     result.error.code === 'UNAVAILABLE' &&
     job.attemptsMade + 1 < (job.opts.attempts ?? 1);
 
-  const processOne = async (job: Job): Promise<JobResultWire> => {
-    const request = decodeOrFail(job, decodeJobRequest);
-    const result = await traced(job.id, request);
-    // Another attempt may find a healthy model; the gateway hears only the last.
-    if (retryable(job, result) && !result.ok) throw new Error(result.error.message);
-    const wire = encodeJobResult(result);
-    await replyOne(request.replyTo, wire);
-    options.onResult?.(result);
-    return wire;
-  };
-
-  // Requests a gateway sent together: all handed to the model at once (they batch),
-  // answered together, one reply message per gateway.
-  const processGroup = async (job: Job): Promise<JobResultWire[]> => {
-    const requests = decodeOrFail(job, decodeJobGroup);
+  // Requests answered together: all handed to the model at once (they batch), one
+  // reply message per reply list. The job is retried only when the model was down
+  // for every request in it; the gateway hears only the last attempt.
+  const settle = async (job: Job, requests: readonly JobRequest[]): Promise<JobResultWire[]> => {
     const results = await Promise.all(requests.map((request) => traced(job.id, request)));
-    // The whole job is retried only when the model was down for every request in it.
     const [first] = results;
     if (first !== undefined && !first.ok && results.every((result) => retryable(job, result))) {
       throw new Error(first.error.message);
@@ -196,6 +182,12 @@ export function startQueueConsumer(options: QueueConsumerOptions): QueueConsumer
     for (const result of results) options.onResult?.(result);
     return wires;
   };
+
+  // A lone request's job keeps its one result; a group job's keeps them in order.
+  const processOne = async (job: Job): Promise<JobResultWire | undefined> =>
+    (await settle(job, [decodeOrFail(job, decodeJobRequest)]))[0];
+  const processGroup = async (job: Job): Promise<JobResultWire[]> =>
+    settle(job, decodeOrFail(job, decodeJobGroup));
 
   const process = async (job: Job) => {
     if (job.name === 'chunk') return processChunk(job);
