@@ -228,51 +228,44 @@ async function charts(r) {
   const written = [];
   if (r.light !== undefined) {
     const categories = r.light.levels.map((l) => l.clients);
-    await writeFile(
-      join(DOCS, 'benchmarks/throughput.svg'),
-      lineChart({
-        title: 'iris through the queue: requests/s against concurrency',
-        description: `Requests per second at ${categories.join(', ')} concurrent clients, Switchyard against a naive BullMQ gateway.`,
-        xLabel: 'concurrent clients',
-        yLabel: 'requests/s',
-        categories,
-        series: [
-          {
-            name: 'Switchyard',
-            color: '#1f6feb',
-            values: r.light.levels.map((l) => l.switchyard.requestsPerSecond),
-          },
-          {
-            name: 'naive BullMQ',
-            color: '#b35900',
-            dashed: true,
-            values: r.light.levels.map((l) => l.naive.requestsPerSecond),
-          },
-        ],
-      }),
+    // One chart per figure: Switchyard against the naive gateway, level by level.
+    const against = (file, title, description, yLabel, figure) =>
+      writeFile(
+        join(DOCS, `benchmarks/${file}.svg`),
+        lineChart({
+          title,
+          description: `${description} at ${categories.join(', ')} concurrent clients, Switchyard against a naive BullMQ gateway.`,
+          xLabel: 'concurrent clients',
+          yLabel,
+          categories,
+          series: [
+            {
+              name: 'Switchyard',
+              color: '#1f6feb',
+              values: r.light.levels.map((l) => figure(l.switchyard)),
+            },
+            {
+              name: 'naive BullMQ',
+              color: '#b35900',
+              dashed: true,
+              values: r.light.levels.map((l) => figure(l.naive)),
+            },
+          ],
+        }),
+      );
+    await against(
+      'throughput',
+      'iris through the queue: requests/s against concurrency',
+      'Requests per second',
+      'requests/s',
+      (run) => run.requestsPerSecond,
     );
-    await writeFile(
-      join(DOCS, 'benchmarks/latency.svg'),
-      lineChart({
-        title: 'iris through the queue: p50 latency against concurrency',
-        description: `Median latency in milliseconds at ${categories.join(', ')} concurrent clients, Switchyard against a naive BullMQ gateway.`,
-        xLabel: 'concurrent clients',
-        yLabel: 'p50 latency (ms)',
-        categories,
-        series: [
-          {
-            name: 'Switchyard',
-            color: '#1f6feb',
-            values: r.light.levels.map((l) => l.switchyard.p50Ms),
-          },
-          {
-            name: 'naive BullMQ',
-            color: '#b35900',
-            dashed: true,
-            values: r.light.levels.map((l) => l.naive.p50Ms),
-          },
-        ],
-      }),
+    await against(
+      'latency',
+      'iris through the queue: p50 latency against concurrency',
+      'Median latency in milliseconds',
+      'p50 latency (ms)',
+      (run) => run.p50Ms,
     );
     written.push('throughput', 'latency');
   }
