@@ -22,3 +22,5 @@ export { startWeightSync } from './routing/weight-sync.js';
 export type { WeightSync } from './routing/weight-sync.js';
 export { createObjectStore } from '@switchyard/worker';
 export type { ObjectStore, ObjectStoreOptions } from '@switchyard/worker';
+export { Deployments } from './deploy/deployments.js';
+export type { DeploymentsOptions, ModelView, VariantView } from './deploy/deployments.js';

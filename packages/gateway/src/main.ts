@@ -2,7 +2,13 @@
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
-import { startTracing } from '@switchyard/worker';
+import {
+  createObjectStore,
+  memoryDeploymentStore,
+  redisDeploymentStore,
+  startTracing,
+} from '@switchyard/worker';
+import { Deployments } from './deploy/deployments.js';
 import { pino } from 'pino';
 import { ConfigError, embeddedDefaultConfig, loadGatewayConfig } from './config/load.js';
 import { createApp } from './http/app.js';
@@ -57,12 +63,28 @@ async function main(): Promise<void> {
       ? undefined
       : await startWeightSync(models, config.redis.url, logger);
   const jobs = startJobs(config, models, logger);
+  const deployments = await Deployments.start({
+    registry: models,
+    config,
+    store:
+      config.redis === undefined
+        ? memoryDeploymentStore()
+        : redisDeploymentStore(config.redis.url, config.redis.namespace),
+    artifacts: createObjectStore(config.storage.url, {
+      s3Endpoint: config.storage.s3Endpoint,
+      s3Region: config.storage.s3Region,
+    }),
+    logger,
+    maxArtifactBytes: config.deployments.maxArchiveBytes,
+  });
   const policies = startPolicies(config, logger);
   const app = createApp({
     models,
     logger,
     jobs,
     metrics: createGatewayMetrics(models),
+    deployments,
+    maxArtifactBytes: config.deployments.maxArchiveBytes,
     ...(weights === undefined ? {} : { weights }),
     keys: policies.keys,
     limiter: policies.limiter,
@@ -88,6 +110,7 @@ async function main(): Promise<void> {
       // Background tasks first (a batch job stops where it can resume), then backends.
       void jobs
         .close()
+        .then(() => deployments.close())
         .then(() => Promise.all([closeRegistry(models), weights?.close(), policies.close()]))
         // Spans still buffered go out before the process ends.
         .then(() => tracing?.shutdown())

@@ -131,3 +131,28 @@ export type {
   JobResultWire,
   RecordOutcome,
 } from './wire/index.js';
+export {
+  DEPLOYMENT_WIRE_VERSION,
+  NAME_PATTERN,
+  batchingSchema,
+  decodeDeploymentRecord,
+  decodeLoaderReports,
+  deploymentBackendSchema,
+  deploymentKeys,
+  deploymentQueue,
+  deploymentRecordSchema,
+  loaderReportSchema,
+  modelSettingsSchema,
+  revisionStatus,
+  variantDeploymentSchema,
+} from './wire/index.js';
+export type {
+  DeploymentBackend,
+  DeploymentRecord,
+  DeploymentState,
+  LoaderReport,
+  ModelSettings,
+  RevisionStatus,
+  VariantDeployment,
+  VariantRevision,
+} from './wire/index.js';

@@ -13,12 +13,14 @@ import { startQueueConsumer } from './queue/consumer.js';
 import { createObjectStore } from './storage/object-store.js';
 import { createOpsApp, listen, serveSageMaker } from './server/sagemaker-server.js';
 import { startModelHost, type ModelHost } from './runtime/model-host.js';
+import { startMultiModelWorker } from './registry/multi-model.js';
 import { startTracing } from './tracing.js';
 
 const HELP = `switchyard-worker: serve an ONNX model behind the SageMaker handler chain.
 
 Usage:
   switchyard-worker --model SRC [--queue NAME] [options]   consume a BullMQ queue (REDIS_URL)
+  switchyard-worker [--pool NAME] [options]                 multi-model: serve the variants deployed to a pool
   switchyard-worker serve --model SRC [--port N] [options]  SageMaker container: GET /ping, POST /invocations
 
 Model:
@@ -36,6 +38,12 @@ Model:
   --graph-optimization L    disabled | basic | extended | all (default all)
   --default-accept TYPE     answer type for requests without Accept (default application/json;
                             env SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT)
+Multi-model (no --model):
+  --pool NAME               serve the queue variants deployed to this pool (default default)
+  --namespace NS            the gateway's redis.namespace (default switchyard; env SWITCHYARD_NAMESPACE)
+  --memory-budget-mb N      most MiB of model files loaded at once; least recently used models are
+                            unloaded to make room (default half the machine's memory)
+  --max-models N            most models loaded at once
 Batching:
   --max-batch-size N        most rows per batch (default 32)
   --max-delay-ms N          longest an idle model waits to fill a batch (default 0)
@@ -72,6 +80,10 @@ const flags = {
   'max-batch-size': { type: 'string' },
   'max-delay-ms': { type: 'string' },
   queue: { type: 'string' },
+  pool: { type: 'string' },
+  namespace: { type: 'string' },
+  'memory-budget-mb': { type: 'string' },
+  'max-models': { type: 'string' },
   concurrency: { type: 'string' },
   'lock-duration-ms': { type: 'string' },
   'stalled-interval-ms': { type: 'string' },
@@ -100,6 +112,10 @@ function toOptions(values: Record<string, string | boolean | undefined>): Worker
     maxBatchSize: num('max-batch-size'),
     maxDelayMs: num('max-delay-ms'),
     queue: str('queue'),
+    pool: str('pool'),
+    namespace: str('namespace'),
+    memoryBudgetMb: num('memory-budget-mb'),
+    maxModels: num('max-models'),
     concurrency: num('concurrency'),
     lockDurationMs: num('lock-duration-ms'),
     stalledIntervalMs: num('stalled-interval-ms'),
@@ -157,8 +173,15 @@ async function main(argv: string[]): Promise<void> {
     ]);
   }
   const config = resolveWorkerConfig(toOptions(values));
+  if (config.model === '' && command === 'serve') {
+    throw new ConfigError(['serve needs --model: a SageMaker container serves one model']);
+  }
   const logger = createLogger();
   const tracing = await startTracing('switchyard-worker');
+  if (config.model === '') {
+    await consumeDeployments(config, logger, async () => tracing?.shutdown());
+    return;
+  }
   const host = await startHost(config, logger);
   const metrics = createWorkerMetrics({ model: config.modelName, variant: config.variant });
   const runtime = instrument(host, metrics);
@@ -213,6 +236,66 @@ async function main(argv: string[]): Promise<void> {
     await consumer.close();
     await ops.close();
   });
+  process.once('SIGTERM', stop).once('SIGINT', stop);
+}
+
+/** A worker with no model of its own: the variants deployed to its pool. */
+async function consumeDeployments(
+  config: ResolvedWorkerConfig,
+  logger: ReturnType<typeof createLogger>,
+  shutdown: () => Promise<void>,
+): Promise<void> {
+  const metrics = createWorkerMetrics({ model: '', variant: `pool:${config.pool}` });
+  const worker = await startMultiModelWorker({
+    redisUrl: config.redisUrl,
+    namespace: config.namespace,
+    pool: config.pool,
+    budgetBytes: config.memoryBudgetMb * 1024 * 1024,
+    maxModels: config.maxModels,
+    onnx: {
+      executionProvider: config.executionProvider,
+      deviceId: config.deviceId,
+      intraOpNumThreads: config.intraOpThreads,
+      graphOptimizationLevel: config.graphOptimization,
+    },
+    defaultAccept: config.defaultAccept,
+    installDependencies: config.installDependencies,
+    s3Endpoint: config.s3Endpoint,
+    concurrency: config.concurrency,
+    lockDurationMs: config.lockDurationMs,
+    stalledIntervalMs: config.stalledIntervalMs,
+    resultTtlMs: config.resultTtlMs,
+    ...(config.storage === undefined
+      ? {}
+      : { store: createObjectStore(config.storage, { s3Endpoint: config.s3Endpoint }) }),
+    logger,
+    instrument: (runtime) => instrument(runtime, metrics),
+  });
+  const ops = createOpsApp({ ready: () => worker.ready(), metrics });
+  ops.get('/models', (c) => c.json({ variants: worker.variants(), loaded: worker.loaded() }));
+  const server = await listen(ops, config.metricsPort);
+  logger.info(
+    {
+      pool: config.pool,
+      namespace: config.namespace,
+      memoryBudgetMb: config.memoryBudgetMb,
+      metricsPort: server.port,
+    },
+    'consuming',
+  );
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping: finishing work in flight');
+    void (async () => {
+      await worker.close();
+      await server.close();
+      await shutdown();
+      logger.info('stopped');
+      process.exit(0);
+    })();
+  };
   process.once('SIGTERM', stop).once('SIGINT', stop);
 }
 

@@ -1,3 +1,4 @@
+import { totalmem } from 'node:os';
 import { z } from 'zod';
 
 /** Raised when worker options or environment are invalid; lists every problem. */
@@ -9,8 +10,19 @@ export class ConfigError extends Error {
 }
 
 const schema = z.object({
-  /** Model source: a directory in SageMaker's layout, a model.tar.gz, or s3://bucket/key. */
-  model: z.string().min(1),
+  /**
+   * Model source: a directory in SageMaker's layout, a model.tar.gz, or s3://bucket/key.
+   * Empty for a multi-model worker, which serves the variants deployed to its pool.
+   */
+  model: z.string(),
+  /** Multi-model workers: the pool whose deployed queue variants this worker serves. @defaultValue `default` */
+  pool: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/),
+  /** The gateway's `redis.namespace`, where deployments are. @defaultValue `SWITCHYARD_NAMESPACE`, else `switchyard` */
+  namespace: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/),
+  /** Multi-model workers: most MiB of model files loaded at once. @defaultValue half the machine's memory */
+  memoryBudgetMb: z.number().positive(),
+  /** Multi-model workers: most models loaded at once. */
+  maxModels: z.number().int().positive().optional(),
   /** Install missing code/package.json dependencies at load. @defaultValue true */
   installDependencies: z.boolean(),
   /** Endpoint of an S3-compatible store for s3:// sources. @defaultValue `AWS_ENDPOINT_URL_S3` */
@@ -77,7 +89,7 @@ export const DEFAULT_WORKER_CONFIG = Object.freeze({
 /**
  * Apply defaults and validate. `env` is read here and nowhere else: `REDIS_URL`,
  * `SAGEMAKER_BIND_TO_PORT`, `SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`, `SWITCHYARD_DEVICE`
- * (`cpu` | `cuda`), `AWS_ENDPOINT_URL_S3`, `SWITCHYARD_STORAGE`.
+ * (`cpu` | `cuda`), `AWS_ENDPOINT_URL_S3`, `SWITCHYARD_STORAGE`, `SWITCHYARD_NAMESPACE`.
  */
 export function resolveWorkerConfig(
   options: WorkerOptions,
@@ -97,6 +109,9 @@ export function resolveWorkerConfig(
     ...(env['AWS_ENDPOINT_URL_S3'] === undefined ? {} : { s3Endpoint: env['AWS_ENDPOINT_URL_S3'] }),
     ...(env['SWITCHYARD_STORAGE'] === undefined ? {} : { storage: env['SWITCHYARD_STORAGE'] }),
     queue: `switchyard-${modelName}`,
+    pool: 'default',
+    namespace: env['SWITCHYARD_NAMESPACE'] ?? 'switchyard',
+    memoryBudgetMb: Math.floor(totalmem() / 2 / 1024 / 1024),
     concurrency: 2 * maxBatchSize,
     ...options,
     model,

@@ -41,3 +41,8 @@ export type { ObjectStore, ObjectStoreOptions } from './storage/object-store.js'
 export { startTracing } from './tracing.js';
 export { PackError, packModel } from './packaging/pack.js';
 export type { PackOptions } from './packaging/pack.js';
+export { memoryDeploymentStore, redisDeploymentStore } from './registry/deployment-store.js';
+export type { DeploymentStore } from './registry/deployment-store.js';
+export { modelBytes, startMultiModelWorker } from './registry/multi-model.js';
+export type { MultiModelWorker, MultiModelWorkerOptions } from './registry/multi-model.js';
+export { ModelCache } from './runtime/model-cache.js';

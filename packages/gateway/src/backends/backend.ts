@@ -15,6 +15,8 @@ export interface BackendRequest extends InvocationRequest {
    * a queue backend may send this location instead of a large body.
    */
   readonly bodyLocation?: string | undefined;
+  /** The revision of a registered variant to run (the one in service). */
+  readonly revision?: number | undefined;
 }
 
 export type BackendResponse =
@@ -68,6 +70,17 @@ export function singleModelOnly(model: string): BackendResponse {
     error: new InferenceError(
       'INVALID_INPUT',
       `X-Amzn-SageMaker-Target-Model names a model of a multi-model endpoint; this variant of "${model}" serves one model`,
+    ).toJSON(),
+  };
+}
+
+/** The answer of a multi-model variant to a request that names no target model. */
+export function targetModelRequired(model: string): BackendResponse {
+  return {
+    ok: false,
+    error: new InferenceError(
+      'INVALID_INPUT',
+      `this variant of "${model}" is a multi-model endpoint: name the model with X-Amzn-SageMaker-Target-Model`,
     ).toJSON(),
   };
 }

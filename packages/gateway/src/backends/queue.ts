@@ -17,6 +17,7 @@ import { Redis } from 'ioredis';
 import { injectTraceContext, startChildSpan, traced } from '../tracing.js';
 import {
   singleModelOnly,
+  targetModelRequired,
   type Backend,
   type BackendRequest,
   type BackendResponse,
@@ -34,6 +35,11 @@ export interface QueueBackendOptions {
   readonly attempts: number;
   readonly replies: ReplyChannel;
   readonly logger: HandlerLogger;
+  /**
+   * The variant's workers serve many models, chosen per request with
+   * `X-Amzn-SageMaker-Target-Model` (which is then required).
+   */
+  readonly multiModel?: boolean;
 }
 
 type TraceContext = NonNullable<JobRequest['traceContext']>;
@@ -166,7 +172,11 @@ export async function createQueueBackend(options: QueueBackendOptions): Promise<
     request: BackendRequest,
     traceContext?: TraceContext,
   ): Promise<BackendResponse> => {
-    if (request.targetModel !== undefined) return singleModelOnly(options.modelName);
+    if (options.multiModel === true) {
+      if (request.targetModel === undefined) return targetModelRequired(options.modelName);
+    } else if (request.targetModel !== undefined) {
+      return singleModelOnly(options.modelName);
+    }
     if (!connected)
       return unavailable(`queue "${options.queue}" is unreachable (Redis is down)`, 1);
     try {
@@ -192,6 +202,8 @@ export async function createQueueBackend(options: QueueBackendOptions): Promise<
             ? { body: new Uint8Array(0), bodyLocation: request.bodyLocation }
             : { body: request.body }),
           ...(traceContext === undefined ? {} : { traceContext }),
+          ...(request.revision === undefined ? {} : { revision: request.revision }),
+          ...(request.targetModel === undefined ? {} : { targetModel: request.targetModel }),
           deadline: request.deadline,
           enqueuedAt: Date.now(),
           replyTo: options.replies.key,

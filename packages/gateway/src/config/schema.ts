@@ -224,6 +224,17 @@ export const gatewayConfigSchema = z.object({
         .default(10 * 1024 ** 3),
     })
     .default({ maxInputBytes: 10 * 1024 ** 3 }),
+  /** Models and variants registered at runtime through `/v1/admin/models`. */
+  deployments: z
+    .object({
+      /** Largest model archive `POST /v1/admin/artifacts` takes. @defaultValue 2 GiB */
+      maxArchiveBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(2 * 1024 ** 3),
+    })
+    .default({ maxArchiveBytes: 2 * 1024 ** 3 }),
   /** Background work: async inferences, batch jobs and webhooks. */
   tasks: z
     .object({

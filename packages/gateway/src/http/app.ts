@@ -29,6 +29,8 @@ import type { GatewayMetrics } from '../metrics.js';
 import { errorResponse, unknownModel } from './errors.js';
 import type { ModelRegistry, ModelState } from './model-registry.js';
 import { registerOpenApi } from './openapi.js';
+import type { Deployments } from '../deploy/deployments.js';
+import { registerDeployRoutes } from '../deploy/routes.js';
 
 const H = {
   customAttributes: 'X-Amzn-SageMaker-Custom-Attributes',
@@ -59,6 +61,10 @@ export interface AppDeps {
   readonly jobs?: Jobs;
   /** Prometheus metrics; with them, requests are counted and `GET /metrics` serves them. */
   readonly metrics?: GatewayMetrics;
+  /** Models and variants registered at runtime; the deployment routes exist only with it. */
+  readonly deployments?: Deployments;
+  /** Largest uploaded model archive. @defaultValue 2 GiB */
+  readonly maxArtifactBytes?: number;
 }
 
 function describeModel(model: ModelState) {
@@ -269,9 +275,12 @@ export function createApp(deps: AppDeps): Hono<Env> {
     app.post(path, limit);
   }
 
-  // Each model's own body limit, enforced while the body streams in (chunked too).
-  const limits = new Map<string, Map<Format, MiddlewareHandler<Env>>>();
-  for (const model of models.values()) {
+  // Each model's own body limit, enforced while the body streams in (chunked too);
+  // built on a model's first request (models registered at runtime come and go).
+  const limits = new WeakMap<ModelState, Map<Format, MiddlewareHandler<Env>>>();
+  const limitsOf = (model: ModelState): Map<Format, MiddlewareHandler<Env>> => {
+    const known = limits.get(model);
+    if (known !== undefined) return known;
     const perFormat = new Map<Format, MiddlewareHandler<Env>>();
     for (const format of ['plain', 'sagemaker'] as const) {
       const tooLarge = (c: Context<Env>) =>
@@ -302,12 +311,14 @@ export function createApp(deps: AppDeps): Hono<Env> {
         ),
       );
     }
-    limits.set(model.name, perFormat);
-  }
+    limits.set(model, perFormat);
+    return perFormat;
+  };
   const limitFor =
     (format: Format): MiddlewareHandler<Env> =>
     async (c, next) => {
-      const limit = limits.get(c.req.param('name') ?? '')?.get(format);
+      const model = models.get(c.req.param('name') ?? '');
+      const limit = model === undefined ? undefined : limitsOf(model).get(format);
       return limit === undefined ? next() : limit(c, next);
     };
 
@@ -442,19 +453,31 @@ export function createApp(deps: AppDeps): Hono<Env> {
         'plain',
       );
     }
-    if (deps.weights !== undefined) {
-      try {
-        await deps.weights.publish(model.name, weights);
-      } catch (error) {
-        return errorResponse(
-          {
-            code: 'UNAVAILABLE',
-            message: `cannot share the new weights: ${(error as Error).message}`,
-          },
-          requestId,
-          'plain',
-        );
+    // A registered variant's weight lives in its deployment record; the others'
+    // in the shared weights.
+    const registered = Object.fromEntries(
+      Object.entries(weights).filter(([v]) => model.variants.get(v)?.deployment !== undefined),
+    );
+    const configured = Object.fromEntries(
+      Object.entries(weights).filter(([v]) => model.variants.get(v)?.deployment === undefined),
+    );
+    try {
+      if (deps.deployments !== undefined) {
+        await deps.deployments.setWeights(model.name, registered);
       }
+      if (deps.weights !== undefined && Object.keys(configured).length > 0) {
+        await deps.weights.publish(model.name, configured);
+      }
+    } catch (error) {
+      const known = error instanceof InferenceError ? error : undefined;
+      return errorResponse(
+        known?.toJSON() ?? {
+          code: 'UNAVAILABLE',
+          message: `cannot share the new weights: ${(error as Error).message}`,
+        },
+        requestId,
+        'plain',
+      );
     }
     for (const v of model.variants.values()) v.weight = weights[v.name] ?? v.weight;
     logger.info({ requestId, model: model.name, weights }, 'weights changed');
@@ -466,6 +489,13 @@ export function createApp(deps: AppDeps): Hono<Env> {
   }
 
   if (keys !== undefined) registerKeyRoutes(app, keys, logger);
+  if (deps.deployments !== undefined) {
+    registerDeployRoutes(app, {
+      deployments: deps.deployments,
+      logger,
+      maxArtifactBytes: deps.maxArtifactBytes ?? 2 * 1024 ** 3,
+    });
+  }
 
   app.get('/ping', (c) => c.json({ status: 'ok' }));
   // Open like /ping even with API keys on: restrict it at the network level.
@@ -478,7 +508,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
     );
   }
   app.get('/health/ready', (c) => {
+    // Models registered at runtime come and go: a gateway is ready when the models
+    // of its configuration are.
     const unready = [...models.values()]
+      .filter((m) => [...m.variants.values()].some((v) => v.deployment === undefined))
       .filter((m) => ![...m.variants.values()].some((v) => v.weight > 0 && v.backend.healthy()))
       .map((m) => m.name);
     return unready.length === 0

@@ -15,7 +15,7 @@ import {
 import type { BackendRequest, BackendResponse } from '../backends/backend.js';
 import { chooseVariant } from '../routing/choose-variant.js';
 import { tracer } from '../tracing.js';
-import type { ModelState } from './model-registry.js';
+import type { ModelState, VariantState } from './model-registry.js';
 
 /** One validated request, as every entry point (sync now, async later) hands it over. */
 export interface DispatchRequest extends Omit<BackendRequest, 'deadline'> {
@@ -33,16 +33,33 @@ export interface Dispatched {
 }
 
 /**
- * The variants with the weights routing uses: a variant its canary guard has
- * taken out counts as weight 0, unless that would leave no variant at all.
+ * The variants with the weights routing uses: a registered variant with no
+ * revision in service counts as weight 0, and so does a variant its canary guard
+ * has taken out, unless that would leave no variant at all.
  */
 export function routable(model: ModelState): { name: string; weight: number }[] {
-  const all = [...model.variants.values()];
-  const guarded = all.map((v) => ({
+  const all = [...model.variants.values()].map((v) => ({
     name: v.name,
-    weight: v.guard?.inRotation === false ? 0 : v.weight,
+    weight: v.deployment !== undefined && v.deployment.serving === undefined ? 0 : v.weight,
+    out: v.guard?.inRotation === false,
   }));
-  return guarded.some((v) => v.weight > 0) ? guarded : all;
+  const guarded = all.map((v) => ({ name: v.name, weight: v.out ? 0 : v.weight }));
+  return guarded.some((v) => v.weight > 0)
+    ? guarded
+    : all.map((v) => ({ name: v.name, weight: v.weight }));
+}
+
+/** A registered variant that cannot answer: nothing in service, and the newest revision failed. */
+function failedDeployment(variant: VariantState): BackendResponse | undefined {
+  const d = variant.deployment;
+  if (d === undefined || d.serving !== undefined || d.state !== 'Failed') return undefined;
+  return {
+    ok: false,
+    error: new InferenceError(
+      'UNAVAILABLE',
+      `variant "${variant.name}" revision ${d.revision} failed to load: ${d.reason ?? 'unknown reason'}`,
+    ).toJSON(),
+  };
 }
 
 /**
@@ -107,7 +124,10 @@ async function route(
       'switchyard.backend': variant.backend.type,
     });
     const started = performance.now();
-    const response = await variant.backend.invoke(sent);
+    const revision = variant.deployment?.serving ?? variant.deployment?.revision;
+    const response =
+      failedDeployment(variant) ??
+      (await variant.backend.invoke(revision === undefined ? sent : { ...sent, revision }));
     variant.guard?.record({
       code: response.ok ? undefined : response.error.code,
       ms: performance.now() - started,

@@ -18,7 +18,10 @@ function apply(registry: ModelRegistry, model: string, stored: Record<string, st
   for (const [variant, text] of Object.entries(stored)) {
     const weight = Number(text);
     const v = state.variants.get(variant);
-    if (v !== undefined && Number.isFinite(weight) && weight >= 0) v.weight = weight;
+    // A registered variant's weight lives in its deployment record.
+    if (v !== undefined && v.deployment === undefined && Number.isFinite(weight) && weight >= 0) {
+      v.weight = weight;
+    }
   }
 }
 

@@ -20,3 +20,28 @@ export {
   encodeChunkResult,
 } from './chunk.js';
 export type { ChunkRequest, RecordOutcome } from './chunk.js';
+export {
+  DEPLOYMENT_WIRE_VERSION,
+  NAME_PATTERN,
+  batchingSchema,
+  decodeDeploymentRecord,
+  decodeLoaderReports,
+  deploymentBackendSchema,
+  deploymentKeys,
+  deploymentQueue,
+  deploymentRecordSchema,
+  loaderReportSchema,
+  modelSettingsSchema,
+  revisionStatus,
+  variantDeploymentSchema,
+} from './deployments.js';
+export type {
+  DeploymentBackend,
+  DeploymentRecord,
+  DeploymentState,
+  LoaderReport,
+  ModelSettings,
+  RevisionStatus,
+  VariantDeployment,
+  VariantRevision,
+} from './deployments.js';

@@ -49,6 +49,10 @@ export const jobRequestSchema = z.object({
   deadline: z.number().int().positive(),
   /** Redis key of the gateway instance's reply channel. */
   replyTo: z.string().min(1).max(256).optional(),
+  /** Revision of a registered variant the job is for (the one in service when it was sent). */
+  revision: z.number().int().positive().optional(),
+  /** `X-Amzn-SageMaker-Target-Model`: the archive of a multi-model variant to run. */
+  targetModel: z.string().min(1).max(1024).optional(),
   enqueuedAt: z.number().int().positive(),
 });
 

@@ -3,6 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -23,7 +24,8 @@ export interface ModelSourceOptions {
 const ARCHIVE = /\.(tar\.gz|tgz|tar)$/;
 
 /**
- * Turn a model source into a directory in SageMaker's layout: a directory is used
+ * Turn a model source (a path, a `file://` URL or `s3://bucket/key`) into a
+ * directory in SageMaker's layout: a directory is used
  * as it is; a `model.tar.gz` (local or `s3://bucket/key`) is downloaded and
  * unpacked safely into the cache, once per distinct archive.
  *
@@ -42,7 +44,7 @@ export async function resolveModelSource(
     const archive = await downloadFromS3(source, cacheDir, options);
     return unpackOnce(archive, cacheDir, archive);
   }
-  const path = resolve(source);
+  const path = source.startsWith('file://') ? fileURLToPath(source) : resolve(source);
   const info = await stat(path).catch(() => undefined);
   if (info === undefined) throw new Error(`model source ${source} does not exist`);
   if (info.isDirectory()) return path;

@@ -207,6 +207,8 @@ export function startQueueConsumer(options: QueueConsumerOptions): QueueConsumer
         customAttributes: rest.customAttributes,
         deadline: rest.deadline,
         enqueuedAt: rest.enqueuedAt,
+        ...(rest.revision === undefined ? {} : { revision: rest.revision }),
+        ...(rest.targetModel === undefined ? {} : { targetModel: rest.targetModel }),
       });
       batchSpans.report(outcome, span);
     } catch (error) {

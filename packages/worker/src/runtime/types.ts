@@ -4,6 +4,10 @@ import type { InferenceErrorJSON, InvocationRequest } from '@switchyard/handlers
 export interface RuntimeRequest extends InvocationRequest {
   /** Epoch ms the request entered the system (for queue-wait figures). */
   readonly enqueuedAt: number;
+  /** A registered variant's revision the request is for (multi-model workers). */
+  readonly revision?: number | undefined;
+  /** `X-Amzn-SageMaker-Target-Model` of a multi-model variant. */
+  readonly targetModel?: string | undefined;
 }
 
 export interface RuntimeTimings {
