@@ -1,3 +1,5 @@
+export { deploy, DeployError } from './deploy.js';
+export type { DeployBackend, DeployOptions } from './deploy.js';
 export {
   csvDeserializer,
   csvSerializer,
@@ -18,3 +20,4 @@ export type {
   PredictorOptions,
   Serializer,
 } from './predictor.js';
+export type { DeploymentState, ModelSettings } from '@switchyard/handlers';
