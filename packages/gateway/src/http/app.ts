@@ -522,6 +522,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     jobs: deps.jobs !== undefined,
     keys: keys !== undefined,
     metrics: metrics !== undefined,
+    deployments: deps.deployments !== undefined,
   });
   app.onError((error, c) => {
     logger.error({ requestId: requestIdOf(c), err: error.message }, 'unhandled error');

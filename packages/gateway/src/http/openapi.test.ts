@@ -8,8 +8,10 @@ import { resolveGatewayConfig } from '../config/load.js';
 import { startJobs, type Jobs } from '../jobs/index.js';
 import { createGatewayMetrics } from '../metrics.js';
 import { startPolicies, type Policies } from '../policy/index.js';
+import { createObjectStore, memoryDeploymentStore } from '@switchyard/worker';
+import { Deployments } from '../deploy/deployments.js';
 import { createApp } from './app.js';
-import type { ModelRegistry } from './model-registry.js';
+import type { ModelRegistry, ModelState } from './model-registry.js';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -84,15 +86,36 @@ beforeAll(async () => {
   ]);
   jobs = startJobs(config, models, silent);
   policies = startPolicies(config, silent);
+  deployments = await Deployments.start({
+    registry: Object.assign(models as Map<string, ModelState>, {
+      shared: [],
+      makeBackend: () => Promise.resolve(instant),
+    }),
+    config,
+    store: memoryDeploymentStore(),
+    artifacts: createObjectStore(dir),
+    logger: silent,
+    maxArtifactBytes: 1024,
+  });
 });
 afterAll(async () => {
+  await deployments.close();
   await jobs.close();
   await policies.close();
   await rm(dir, { recursive: true, force: true });
 });
 
+let deployments: Deployments;
+
 const fullApp = () =>
-  createApp({ models, logger: silent, jobs, ...policies, metrics: createGatewayMetrics(models) });
+  createApp({
+    models,
+    logger: silent,
+    jobs,
+    ...policies,
+    metrics: createGatewayMetrics(models),
+    deployments,
+  });
 
 describe('the OpenAPI document', () => {
   it('describes exactly the routes the app has, with every group on', async () => {
@@ -110,6 +133,7 @@ describe('the OpenAPI document', () => {
     for (const route of [
       'POST /v1/batch-jobs',
       'DELETE /v1/admin/keys/{id}',
+      'PUT /v1/admin/models/{name}/variants/{variant}',
       'GET /metrics',
       'GET /docs',
     ]) {

@@ -20,6 +20,8 @@ export interface OpenApiRoutes {
   readonly keys: boolean;
   /** `GET /metrics` (`deps.metrics`). */
   readonly metrics: boolean;
+  /** Deployment admin routes (`deps.deployments`). */
+  readonly deployments?: boolean;
 }
 
 // ---- Schemas ---------------------------------------------------------------
@@ -578,6 +580,172 @@ const keyRoutes = [
   }),
 ];
 
+const DeploymentState = z
+  .enum(['Creating', 'Loading', 'InService', 'Failed'])
+  .openapi({ description: "The newest revision's state" });
+const DeployedVariant = z.object({
+  name: z.string(),
+  source: z.enum(['config', 'api']),
+  weight: z.number(),
+  state: DeploymentState,
+  reason: z.string().optional().openapi({ description: 'Why it failed' }),
+  revision: z.number().int().optional(),
+  servingRevision: z
+    .number()
+    .int()
+    .optional()
+    .openapi({ description: 'The revision requests go to; absent while none is in service' }),
+  backend: z.string(),
+  modelData: z.string().optional(),
+  multiModel: z.boolean().optional(),
+  batching: z.object({ maxBatchSize: z.number(), maxDelayMs: z.number() }).optional(),
+  loaders: z
+    .number()
+    .int()
+    .optional()
+    .openapi({ description: 'Workers or gateways with the newest revision loaded' }),
+  createdAt: z.string().optional(),
+});
+const Deployed = z.object({
+  name: z.string(),
+  source: z.enum(['config', 'api']),
+  variants: z.array(DeployedVariant),
+});
+const variantParams = z.object({
+  name: z.string().openapi({ description: 'Model name', example: 'iris' }),
+  variant: z.string().openapi({ description: 'Variant name', example: 'v3' }),
+});
+const ADMIN: readonly InferenceErrorCode[] = [...AUTH, 'INVALID_INPUT', 'INTERNAL'];
+
+const deployRoutes = [
+  createRoute({
+    method: 'post',
+    path: '/v1/admin/artifacts',
+    tags: ['deployments'],
+    summary: "Upload a model.tar.gz into the gateway's storage (admin key)",
+    security: bearer,
+    request: {
+      body: {
+        required: true,
+        content: { 'application/gzip': { schema: z.string().openapi({ format: 'binary' }) } },
+      },
+    },
+    responses: {
+      201: {
+        description: "Stored; use `modelData` as a variant's model data",
+        content: json(z.object({ modelData: z.string(), bytes: z.number(), sha256: z.string() })),
+      },
+      ...errors('plain', [...ADMIN, 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE']),
+    },
+  }),
+  createRoute({
+    method: 'get',
+    path: '/v1/admin/deployments',
+    tags: ['deployments'],
+    summary: 'Every model and variant, configured or registered, with its state (admin key)',
+    security: bearer,
+    responses: {
+      200: { description: 'Deployments', content: json(z.object({ models: z.array(Deployed) })) },
+      ...errors('plain', AUTH),
+    },
+  }),
+  createRoute({
+    method: 'post',
+    path: '/v1/admin/models',
+    tags: ['deployments'],
+    summary: 'Create a model, with no variants yet (admin key)',
+    security: bearer,
+    request: {
+      body: {
+        required: true,
+        content: json(
+          z.object({
+            name: z.string(),
+            contentTypes: z.array(z.string()).optional(),
+            accepts: z.array(z.string()).optional(),
+            maxBodyBytes: z.number().int().optional(),
+            timeoutMs: z.number().int().optional(),
+          }),
+        ),
+      },
+    },
+    responses: {
+      201: { description: 'Created', content: json(Deployed) },
+      ...errors('plain', [...ADMIN, 'CONFLICT', 'UNSUPPORTED_MEDIA_TYPE']),
+    },
+  }),
+  createRoute({
+    method: 'delete',
+    path: '/v1/admin/models/{name}',
+    tags: ['deployments'],
+    summary: 'Delete a registered model and its variants (admin key)',
+    security: bearer,
+    request: { params: modelParam },
+    responses: {
+      204: { description: 'Deleted' },
+      ...errors('plain', [...ADMIN, 'NOT_FOUND', 'CONFLICT']),
+    },
+  }),
+  createRoute({
+    method: 'put',
+    path: '/v1/admin/models/{name}/variants/{variant}',
+    tags: ['deployments'],
+    summary:
+      'Deploy a variant, or replace it with a new revision; routed to once in service (admin key)',
+    security: bearer,
+    request: {
+      params: variantParams,
+      body: {
+        required: true,
+        content: json(
+          z.object({
+            weight: z.number().optional().openapi({ description: 'Default 1' }),
+            backend: z
+              .object({ type: z.enum(['queue', 'local', 'sagemaker']) })
+              .passthrough()
+              .optional()
+              .openapi({ description: 'Default: a queue served by the "default" pool' }),
+            modelData: z.string().optional(),
+            multiModel: z.boolean().optional(),
+            batching: z
+              .object({ maxBatchSize: z.number().optional(), maxDelayMs: z.number().optional() })
+              .optional(),
+          }),
+        ),
+      },
+    },
+    responses: {
+      200: { description: 'Already in service', content: json(DeployedVariant) },
+      202: { description: 'Registered; loading', content: json(DeployedVariant) },
+      ...errors('plain', [...ADMIN, 'NOT_FOUND', 'CONFLICT', 'UNSUPPORTED_MEDIA_TYPE']),
+    },
+  }),
+  createRoute({
+    method: 'get',
+    path: '/v1/admin/models/{name}/variants/{variant}',
+    tags: ['deployments'],
+    summary: "A variant's deployment state (admin key)",
+    security: bearer,
+    request: { params: variantParams },
+    responses: {
+      200: { description: 'The variant', content: json(DeployedVariant) },
+      ...errors('plain', [...AUTH, 'NOT_FOUND', 'INTERNAL']),
+    },
+  }),
+  createRoute({
+    method: 'delete',
+    path: '/v1/admin/models/{name}/variants/{variant}',
+    tags: ['deployments'],
+    summary: 'Remove a registered variant (admin key)',
+    security: bearer,
+    request: { params: variantParams },
+    responses: {
+      204: { description: 'Removed' },
+      ...errors('plain', [...ADMIN, 'NOT_FOUND', 'CONFLICT']),
+    },
+  }),
+];
+
 const ASSETS = {
   'swagger-ui.css': 'text/css; charset=utf-8',
   'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
@@ -672,6 +840,7 @@ function routeConfigs(routes: OpenApiRoutes): RouteConfig[] {
     ...coreRoutes,
     ...(routes.jobs ? jobRoutes : []),
     ...(routes.keys ? keyRoutes : []),
+    ...(routes.deployments === true ? deployRoutes : []),
     ...openRoutes(routes.metrics),
   ];
 }
