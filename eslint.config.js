@@ -37,7 +37,12 @@ export default defineConfig(
   {
     // The model-writing scripts are plain JavaScript run by Node, not part of a
     // TypeScript project: lint them without type information.
-    files: ['examples/models/**/*.mjs', 'packages/*/bench/**/*.mjs', 'bench/**/*.mjs'],
+    files: [
+      'examples/models/**/*.mjs',
+      'examples/deploy/*.mjs',
+      'packages/*/bench/**/*.mjs',
+      'bench/**/*.mjs',
+    ],
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: {
       globals: {

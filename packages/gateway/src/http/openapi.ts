@@ -701,8 +701,7 @@ const deployRoutes = [
           z.object({
             weight: z.number().optional().openapi({ description: 'Default 1' }),
             backend: z
-              .object({ type: z.enum(['queue', 'local', 'sagemaker']) })
-              .passthrough()
+              .looseObject({ type: z.enum(['queue', 'local', 'sagemaker']) })
               .optional()
               .openapi({ description: 'Default: a queue served by the "default" pool' }),
             modelData: z.string().optional(),
