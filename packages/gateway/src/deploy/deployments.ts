@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   DEFAULT_CODECS,
   DEPLOYMENT_WIRE_VERSION,
@@ -288,8 +288,9 @@ export class Deployments {
     const hash = createHash('sha256');
     let bytes = 0;
     let problem: InferenceError | undefined;
-    const check = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
+    // Counted, hashed and checked on the way to the store; a problem ends the stream.
+    async function* checked(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+      for await (const chunk of source) {
         if (bytes === 0 && chunk.length > 0 && chunk[0] !== 0x1f) {
           problem = new InferenceError(
             'UNSUPPORTED_MEDIA_TYPE',
@@ -303,19 +304,15 @@ export class Deployments {
             `the archive is over the limit of ${max} bytes`,
           );
         }
-        if (problem !== undefined) {
-          done(problem);
-          return;
-        }
+        if (problem !== undefined) throw problem;
         hash.update(chunk);
-        done(null, chunk);
-      },
-    });
+        yield chunk;
+      }
+    }
     const key = `models/${randomUUID()}/model.tar.gz`;
-    const source = Readable.fromWeb(body);
-    source.on('error', (error) => check.destroy(error));
+    const stream = Readable.from(checked(Readable.fromWeb(body)));
     try {
-      await this.options.artifacts.put(key, source.pipe(check), 'application/gzip');
+      await this.options.artifacts.put(key, stream, 'application/gzip');
     } catch (error) {
       await this.options.artifacts.delete(key).catch(() => undefined);
       if (problem !== undefined) throw problem;
