@@ -24,3 +24,5 @@ export { createObjectStore } from '@switchyard/worker';
 export type { ObjectStore, ObjectStoreOptions } from '@switchyard/worker';
 export { Deployments } from './deploy/deployments.js';
 export type { DeploymentsOptions, ModelView, VariantView } from './deploy/deployments.js';
+export { Traffic } from './console/traffic.js';
+export type { TrafficOptions } from './console/traffic.js';

@@ -8,6 +8,7 @@ import {
   redisDeploymentStore,
   startTracing,
 } from '@switchyard/worker';
+import { Traffic } from './console/traffic.js';
 import { Deployments } from './deploy/deployments.js';
 import { pino } from 'pino';
 import { ConfigError, embeddedDefaultConfig, loadGatewayConfig } from './config/load.js';
@@ -84,6 +85,7 @@ async function main(): Promise<void> {
     jobs,
     metrics: createGatewayMetrics(models),
     deployments,
+    traffic: new Traffic(),
     maxArtifactBytes: config.deployments.maxArchiveBytes,
     ...(weights === undefined ? {} : { weights }),
     keys: policies.keys,

@@ -25,6 +25,8 @@ export type BackendResponse =
       readonly body: Uint8Array;
       readonly contentType: string;
       readonly customAttributes?: string | undefined;
+      /** Requests in the batch the answer was computed in, when the backend knows. */
+      readonly batchSize?: number | undefined;
     }
   | {
       readonly ok: false;

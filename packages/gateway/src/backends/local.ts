@@ -33,7 +33,12 @@ export async function createLocalBackend(options: {
         enqueuedAt: Date.now(),
       });
       return result.ok
-        ? { ok: true, body: result.body, contentType: result.contentType }
+        ? {
+            ok: true,
+            body: result.body,
+            contentType: result.contentType,
+            batchSize: result.timings.batchSize,
+          }
         : { ok: false, error: result.error };
     },
     // All records at once: the model thread's batcher groups them.

@@ -225,6 +225,7 @@ export async function createQueueBackend(options: QueueBackendOptions): Promise<
             body: result.body,
             contentType: result.contentType,
             customAttributes: result.customAttributes,
+            batchSize: result.timings?.batchSize,
           }
         : { ok: false, error: result.error.toJSON() };
     } catch (error) {

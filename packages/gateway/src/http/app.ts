@@ -31,6 +31,8 @@ import type { ModelRegistry, ModelState } from './model-registry.js';
 import { registerOpenApi } from './openapi.js';
 import type { Deployments } from '../deploy/deployments.js';
 import { registerDeployRoutes } from '../deploy/routes.js';
+import { registerConsole } from '../console/routes.js';
+import type { Traffic } from '../console/traffic.js';
 
 const H = {
   customAttributes: 'X-Amzn-SageMaker-Custom-Attributes',
@@ -65,6 +67,11 @@ export interface AppDeps {
   readonly deployments?: Deployments;
   /** Largest uploaded model archive. @defaultValue 2 GiB */
   readonly maxArtifactBytes?: number;
+  /**
+   * Recent traffic per variant for the console (`GET /console`); the console
+   * exists only with it.
+   */
+  readonly traffic?: Traffic;
 }
 
 function describeModel(model: ModelState) {
@@ -359,13 +366,19 @@ export function createApp(deps: AppDeps): Hono<Env> {
         },
         logger,
       );
+      const status = response.ok ? 200 : new InferenceError(response.error.code, '').status;
+      deps.traffic?.record(name, variantName, {
+        ms: performance.now() - started,
+        error: status === 424 || status >= 500,
+        batchSize: response.ok ? response.batchSize : undefined,
+      });
       logger.info(
         {
           requestId,
           model: name,
           variant: variantName,
           backend: model.variants.get(variantName)?.backend.type,
-          status: response.ok ? 200 : new InferenceError(response.error.code, '').status,
+          status,
           ms: Math.round((performance.now() - started) * 100) / 100,
         },
         'invocation',
@@ -489,6 +502,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
   }
 
   if (keys !== undefined) registerKeyRoutes(app, keys, logger);
+  if (deps.traffic !== undefined) {
+    registerConsole(app, { models, traffic: deps.traffic, jobs: deps.jobs, logger });
+  }
   if (deps.deployments !== undefined) {
     registerDeployRoutes(app, {
       deployments: deps.deployments,
@@ -523,6 +539,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     keys: keys !== undefined,
     metrics: metrics !== undefined,
     deployments: deps.deployments !== undefined,
+    console: deps.traffic !== undefined,
   });
   app.onError((error, c) => {
     logger.error({ requestId: requestIdOf(c), err: error.message }, 'unhandled error');

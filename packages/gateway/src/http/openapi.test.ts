@@ -9,6 +9,7 @@ import { startJobs, type Jobs } from '../jobs/index.js';
 import { createGatewayMetrics } from '../metrics.js';
 import { startPolicies, type Policies } from '../policy/index.js';
 import { createObjectStore, memoryDeploymentStore } from '@switchyard/worker';
+import { Traffic } from '../console/traffic.js';
 import { Deployments } from '../deploy/deployments.js';
 import { createApp } from './app.js';
 import type { ModelRegistry, ModelState } from './model-registry.js';
@@ -115,6 +116,7 @@ const fullApp = () =>
     ...policies,
     metrics: createGatewayMetrics(models),
     deployments,
+    traffic: new Traffic(),
   });
 
 describe('the OpenAPI document', () => {
@@ -134,6 +136,7 @@ describe('the OpenAPI document', () => {
       'POST /v1/batch-jobs',
       'DELETE /v1/admin/keys/{id}',
       'PUT /v1/admin/models/{name}/variants/{variant}',
+      'GET /console',
       'GET /metrics',
       'GET /docs',
     ]) {

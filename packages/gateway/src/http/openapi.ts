@@ -22,6 +22,8 @@ export interface OpenApiRoutes {
   readonly metrics: boolean;
   /** Deployment admin routes (`deps.deployments`). */
   readonly deployments?: boolean;
+  /** The console page and its data (`deps.traffic`). */
+  readonly console?: boolean;
 }
 
 // ---- Schemas ---------------------------------------------------------------
@@ -745,6 +747,46 @@ const deployRoutes = [
   }),
 ];
 
+const consoleRoutes = [
+  createRoute({
+    method: 'get',
+    path: '/console',
+    tags: ['console'],
+    summary: 'The console page: traffic, variants, queues and batch jobs (asks for the admin key)',
+    responses: {
+      200: { description: 'HTML', content: { 'text/html': { schema: z.string() } } },
+    },
+  }),
+  ...(['console.js', 'console.css'] as const).map((file) =>
+    createRoute({
+      method: 'get',
+      path: `/console/${file}`,
+      tags: ['console'],
+      summary: `The console's ${file.endsWith('.js') ? 'script' : 'styles'}`,
+      responses: {
+        200: {
+          description: 'The file',
+          content: {
+            [file.endsWith('.js') ? 'text/javascript' : 'text/css']: { schema: z.string() },
+          },
+        },
+      },
+    }),
+  ),
+  createRoute({
+    method: 'get',
+    path: '/v1/admin/console',
+    tags: ['console'],
+    summary:
+      'What the console shows: per variant traffic share, rates, errors and latency over recent minutes, guards, shadows, queues, batch sizes and batch jobs (admin key)',
+    security: bearer,
+    responses: {
+      200: { description: 'The snapshot', content: json(z.record(z.string(), z.unknown())) },
+      ...errors('plain', AUTH),
+    },
+  }),
+];
+
 const ASSETS = {
   'swagger-ui.css': 'text/css; charset=utf-8',
   'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
@@ -840,6 +882,7 @@ function routeConfigs(routes: OpenApiRoutes): RouteConfig[] {
     ...(routes.jobs ? jobRoutes : []),
     ...(routes.keys ? keyRoutes : []),
     ...(routes.deployments === true ? deployRoutes : []),
+    ...(routes.console === true ? consoleRoutes : []),
     ...openRoutes(routes.metrics),
   ];
 }
