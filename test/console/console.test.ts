@@ -51,7 +51,7 @@ describe('the console page in a browser', () => {
         iris: {
           variants: {
             v1: { weight: 70, backend: local('iris-v1') },
-            v2: { weight: 30, backend: local('iris-v2') },
+            v2: { weight: 30, backend: local('iris-v2'), guard: { maxErrorRate: 0.5 } },
           },
         },
       },
@@ -129,6 +129,13 @@ describe('the console page in a browser', () => {
     await iris.getByRole('row', { name: /v1/ }).waitFor();
     await iris.getByRole('row', { name: /v2/ }).waitFor();
     expect(await share('v1', 'configured')).toBe(70);
+    // v2 has a canary guard, v1 none.
+    const guard = (variant: string) =>
+      page
+        .locator(`section[data-model="iris"] tr[data-variant="${variant}"] td.guard`)
+        .textContent();
+    expect(await guard('v2')).toBe('in rotation');
+    expect(await guard('v1')).toBe('–');
     expect(await share('v2', 'configured')).toBe(30);
     // Live shares follow the weights once traffic has flowed.
     await expect.poll(async () => share('v2', 'live'), { timeout: 15_000 }).toBeGreaterThan(10);

@@ -45,6 +45,8 @@ describe('deploying a packed model as a new variant of a running gateway', () =>
   const queue = `${namespace}-v1`;
   let dir: string;
   let gateway: GatewayProcess;
+  /** A second replica: it hears of deployments through Redis. */
+  let replica: GatewayProcess;
   let v1: WorkerProcess;
   let pool: WorkerProcess;
 
@@ -55,18 +57,19 @@ describe('deploying a packed model as a new variant of a running gateway', () =>
       // A multi-model worker: no model of its own until one is deployed to its pool.
       startWorkerProcess(['--namespace', namespace, '--pool', 'default'], redisUrl),
     ]);
-    gateway = await startGatewayProcess(
-      {
-        redis: { url: redisUrl, namespace },
-        storage: { url: join(dir, 'storage') },
-        models: { iris: { variants: { v1: { weight: 90, backend: { type: 'queue', queue } } } } },
-      },
-      dir,
-    );
+    const config = {
+      redis: { url: redisUrl, namespace },
+      storage: { url: join(dir, 'storage') },
+      models: { iris: { variants: { v1: { weight: 90, backend: { type: 'queue', queue } } } } },
+    };
+    [gateway, replica] = await Promise.all([
+      startGatewayProcess(config, dir),
+      startGatewayProcess(config, dir),
+    ]);
   });
   afterAll(async () => {
-    for (const p of [gateway, v1, pool]) p.child.kill('SIGTERM');
-    await Promise.all([gateway.exited, v1.exited, pool.exited]);
+    for (const p of [gateway, replica, v1, pool]) p.child.kill('SIGTERM');
+    await Promise.all([gateway.exited, replica.exited, v1.exited, pool.exited]);
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -192,6 +195,21 @@ describe('deploying a packed model as a new variant of a running gateway', () =>
     // Nothing restarted: the gateway and both workers are the processes we started.
     for (const p of [gateway, v1, pool]) expect(p.child.exitCode).toBeNull();
     expect(gateway.output()).toContain('"msg":"variant in service"');
+    // The other replica serves the new variant too, without a restart.
+    const viaReplica = await fetch(`${replica.url}/endpoints/iris/invocations`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Amzn-SageMaker-Target-Variant': 'v2' },
+      body: JSON.stringify(ROWS),
+    });
+    expect(viaReplica.status).toBe(200);
+    expect(await viaReplica.text()).toBe(v2[0]?.body);
+    const listed = (await (await fetch(`${replica.url}/v1/admin/deployments`)).json()) as {
+      models: { name: string; variants: { name: string; state: string; weight: number }[] }[];
+    };
+    expect(listed.models.find((m) => m.name === 'iris')?.variants).toContainEqual(
+      expect.objectContaining({ name: 'v2', state: 'InService', weight: 10 }),
+    );
+    expect(replica.child.exitCode).toBeNull();
     expect(pool.output()).toContain('"msg":"revision loaded"');
   }, 120_000);
 

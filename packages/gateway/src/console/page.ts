@@ -206,7 +206,7 @@ function modelSection(model, windowSeconds) {
     el('td', { class: 'num' }, pct(v.recent.errorRate)),
     el('td', { class: 'num' }, ms(v.recent.p50)),
     el('td', { class: 'num' }, ms(v.recent.p95)),
-    el('td', { class: v.guard && v.guard.state !== 'in rotation' ? 'guard-out' : '' }, v.guard
+    el('td', { class: 'guard' + (v.guard && v.guard.state !== 'in rotation' ? ' guard-out' : '') }, v.guard
       ? v.guard.state + (v.guard.until ? ' until ' + new Date(v.guard.until).toLocaleTimeString() : '') + (v.guard.trips > 0 ? ' (' + v.guard.trips + ' trips)' : '')
       : '–'),
     el('td', {}, el('form', { class: 'weight-form', onsubmit: (e) => { e.preventDefault(); void changeWeight(model, v.name, e.target.elements.weight); } },
