@@ -126,6 +126,25 @@ function toOptions(values: Record<string, string | boolean | undefined>): Worker
   return Object.fromEntries(Object.entries(entries).filter(([, v]) => v !== undefined));
 }
 
+/** The session options of every model this worker loads. */
+const onnxOptions = (config: ResolvedWorkerConfig) => ({
+  executionProvider: config.executionProvider,
+  deviceId: config.deviceId,
+  intraOpNumThreads: config.intraOpThreads,
+  graphOptimizationLevel: config.graphOptimization,
+});
+
+/** What every queue consumer of this worker shares. */
+const queueSettings = (config: ResolvedWorkerConfig) => ({
+  concurrency: config.concurrency,
+  lockDurationMs: config.lockDurationMs,
+  stalledIntervalMs: config.stalledIntervalMs,
+  resultTtlMs: config.resultTtlMs,
+  ...(config.storage === undefined
+    ? {}
+    : { store: createObjectStore(config.storage, { s3Endpoint: config.s3Endpoint }) }),
+});
+
 async function startHost(
   config: ResolvedWorkerConfig,
   logger: ReturnType<typeof createLogger>,
@@ -138,12 +157,7 @@ async function startHost(
     installDependencies: config.installDependencies,
     modelName: config.modelName,
     variant: config.variant,
-    onnx: {
-      executionProvider: config.executionProvider,
-      deviceId: config.deviceId,
-      intraOpNumThreads: config.intraOpThreads,
-      graphOptimizationLevel: config.graphOptimization,
-    },
+    onnx: onnxOptions(config),
     batching: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxDelayMs },
     defaultAccept: config.defaultAccept,
     logger,
@@ -215,13 +229,7 @@ async function main(argv: string[]): Promise<void> {
     queue: config.queue,
     runtime,
     logger,
-    concurrency: config.concurrency,
-    lockDurationMs: config.lockDurationMs,
-    stalledIntervalMs: config.stalledIntervalMs,
-    resultTtlMs: config.resultTtlMs,
-    ...(config.storage === undefined
-      ? {}
-      : { store: createObjectStore(config.storage, { s3Endpoint: config.s3Endpoint }) }),
+    ...queueSettings(config),
   });
   await consumer.worker.waitUntilReady();
   const ops = await listen(
@@ -252,22 +260,11 @@ async function consumeDeployments(
     pool: config.pool,
     budgetBytes: config.memoryBudgetMb * 1024 * 1024,
     maxModels: config.maxModels,
-    onnx: {
-      executionProvider: config.executionProvider,
-      deviceId: config.deviceId,
-      intraOpNumThreads: config.intraOpThreads,
-      graphOptimizationLevel: config.graphOptimization,
-    },
+    onnx: onnxOptions(config),
     defaultAccept: config.defaultAccept,
     installDependencies: config.installDependencies,
     s3Endpoint: config.s3Endpoint,
-    concurrency: config.concurrency,
-    lockDurationMs: config.lockDurationMs,
-    stalledIntervalMs: config.stalledIntervalMs,
-    resultTtlMs: config.resultTtlMs,
-    ...(config.storage === undefined
-      ? {}
-      : { store: createObjectStore(config.storage, { s3Endpoint: config.s3Endpoint }) }),
+    ...queueSettings(config),
     logger,
     instrument: (runtime) => instrument(runtime, metrics),
   });

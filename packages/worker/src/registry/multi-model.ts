@@ -152,6 +152,21 @@ export async function startMultiModelWorker(
       ? `${a.model}/${a.variant}@${r.revision}`
       : artifactUnder(r.modelData ?? '', target);
 
+  /** Start a model in its thread with this worker's settings and the revision's batching. */
+  const host = (modelDir: string, modelName: string, variant: string, r: VariantRevision) =>
+    startModelHost({
+      modelDir,
+      modelName,
+      variant,
+      batching: r.batching,
+      ...(options.onnx === undefined ? {} : { onnx: options.onnx }),
+      ...(options.defaultAccept === undefined ? {} : { defaultAccept: options.defaultAccept }),
+      ...(options.installDependencies === undefined
+        ? {}
+        : { installDependencies: options.installDependencies }),
+      logger,
+    });
+
   /** Run `request` on the model `r` (and `target`) names, loading it if it is not. */
   const run = async (
     a: Assigned,
@@ -175,19 +190,7 @@ export async function startMultiModelWorker(
     }
     const lease = await cache.acquire(
       cacheKey(a, r, target),
-      () =>
-        startModelHost({
-          modelDir: found.dir,
-          modelName: target ?? a.model,
-          variant: a.variant,
-          batching: r.batching,
-          ...(options.onnx === undefined ? {} : { onnx: options.onnx }),
-          ...(options.defaultAccept === undefined ? {} : { defaultAccept: options.defaultAccept }),
-          ...(options.installDependencies === undefined
-            ? {}
-            : { installDependencies: options.installDependencies }),
-          logger,
-        }),
+      () => host(found.dir, target ?? a.model, a.variant, r),
       { bytes: found.bytes, deadline: request.deadline },
     );
     try {
@@ -253,21 +256,7 @@ export async function startMultiModelWorker(
       const { bytes, dir } = await resolveDir(spec.modelData ?? '');
       const lease = await cache.acquire(
         cacheKey(a, spec),
-        () =>
-          startModelHost({
-            modelDir: dir,
-            modelName: a.model,
-            variant: a.variant,
-            batching: spec.batching,
-            ...(options.onnx === undefined ? {} : { onnx: options.onnx }),
-            ...(options.defaultAccept === undefined
-              ? {}
-              : { defaultAccept: options.defaultAccept }),
-            ...(options.installDependencies === undefined
-              ? {}
-              : { installDependencies: options.installDependencies }),
-            logger,
-          }),
+        () => host(dir, a.model, a.variant, spec),
         { bytes },
       );
       lease.release();
