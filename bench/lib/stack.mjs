@@ -107,10 +107,14 @@ async function startLogged(args, env, ready, what) {
   return { child, match, output: () => output, stop: () => stop(child) };
 }
 
-/** `switchyard-worker` consuming `queue`, with extra CLI flags. */
+/**
+ * `switchyard-worker` consuming `queue`, with extra CLI flags; without a model, a
+ * multi-model worker (its pool and budget among the flags).
+ */
 export async function startWorker({ redisUrl, model, queue, flags = [] }) {
+  const serves = model === undefined ? [] : ['--model', join(MODELS, model), '--queue', queue];
   const worker = await startLogged(
-    [WORKER_CLI, '--model', join(MODELS, model), '--queue', queue, '--metrics-port', '0', ...flags],
+    [WORKER_CLI, ...serves, '--metrics-port', '0', ...flags],
     { REDIS_URL: redisUrl, LOG_LEVEL: 'info' },
     /"msg":"(?:consuming|worker ready|queue consumer started)[^"]*"/,
     'worker',
