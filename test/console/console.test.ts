@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -156,6 +156,17 @@ describe('the console page in a browser', () => {
       .waitFor();
     await mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'console.png'), fullPage: true });
+    // The job's output, fetched with the key the page holds: one answer per record.
+    const jobs = page.getByRole('table', { name: 'Batch jobs' });
+    await jobs.getByRole('link', { name: 'output' }).waitFor({ timeout: 30_000 });
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      jobs.getByRole('link', { name: 'output' }).click(),
+    ]);
+    const saved = join(ARTIFACTS, 'batch-output.jsonl');
+    await download.saveAs(saved);
+    const output = (await readFile(saved, 'utf8')).trim().split('\n');
+    expect(output).toHaveLength(500);
   }, 60_000);
 
   it('changes a weight through the page, after confirmation, and the split moves', async () => {

@@ -242,6 +242,25 @@ function modelSection(model, windowSeconds) {
   return el('section', { class: 'model', 'data-model': model.name, 'aria-label': 'Model ' + model.name }, parts);
 }
 
+/**
+ * A link to a gateway route. With a key, a browser cannot send it on a plain link:
+ * the file is fetched with the key and saved from memory instead.
+ */
+function fileLink(href, text, filename) {
+  return el('a', { href, onclick: async (e) => {
+    if (!key) return;
+    e.preventDefault();
+    const response = await api(href);
+    if (!response.ok) { $('status').textContent = text + ': the gateway answered ' + response.status; return; }
+    const url = URL.createObjectURL(await response.blob());
+    const save = el('a', { href: url, download: filename });
+    document.body.append(save);
+    save.click();
+    save.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } }, text);
+}
+
 function batchJobs(jobs) {
   if (jobs === null) return el('p', { class: 'note' }, 'Batch jobs are off on this gateway.');
   if (jobs.length === 0) return el('p', { class: 'note' }, 'No batch jobs yet.');
@@ -252,7 +271,7 @@ function batchJobs(jobs) {
       const finished = j.records.done + j.records.failed;
       const done = j.state === 'completed' || j.state === 'failed';
       return el('tr', { 'data-job': j.id },
-        el('th', { scope: 'row' }, el('a', { href: j.links.self }, j.id.slice(0, 8))),
+        el('th', { scope: 'row' }, fileLink(j.links.self, j.id.slice(0, 8), j.id + '.json')),
         el('td', {}, j.model),
         el('td', { class: j.state === 'failed' ? 'state-Failed' : '' }, j.state),
         el('td', {}, el('progress', { max: total ?? 1, value: total === null ? (done ? 1 : undefined) : finished, 'aria-label': 'Progress of job ' + j.id.slice(0, 8) }),
@@ -260,7 +279,7 @@ function batchJobs(jobs) {
         el('td', { class: 'num' }, finished + (total === null ? '' : ' / ' + total)),
         el('td', { class: 'num' + (j.records.failed > 0 ? ' state-Failed' : '') }, j.records.failed),
         el('td', { class: 'num' }, j.recordsPerSecond + ' rec/s'),
-        el('td', {}, done ? [el('a', { href: j.links.output }, 'output'), ' · ', el('a', { href: j.links.errors }, 'errors')] : '–'));
+        el('td', {}, done ? [fileLink(j.links.output, 'output', j.id + '-output'), ' · ', fileLink(j.links.errors, 'errors', j.id + '-errors')] : '–'));
     })));
 }
 
