@@ -182,6 +182,13 @@ describe('a multi-model worker', () => {
     }
     expect(Math.max(...held)).toBeLessThanOrEqual(budget);
     expect((await loaded()).length).toBeLessThanOrEqual(2);
+    // The same, as Prometheus sees it.
+    const metrics = await (await fetch(`http://127.0.0.1:${worker.metricsPort}/metrics`)).text();
+    const gauge = (name: string) =>
+      Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    expect(gauge('switchyard_worker_model_budget_bytes')).toBeCloseTo(budget, 0);
+    expect(gauge('switchyard_worker_model_bytes')).toBeLessThanOrEqual(budget);
+    expect(gauge('switchyard_worker_models_loaded')).toBeGreaterThan(0);
     // Models were unloaded and loaded again to make room.
     const unloads = worker.output().match(/"msg":"model unloaded"/g) ?? [];
     const loads = worker.output().match(/"msg":"model loaded"/g) ?? [];

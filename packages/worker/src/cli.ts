@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { Gauge } from 'prom-client';
 import {
   ConfigError,
   resolveWorkerConfig,
@@ -268,6 +269,28 @@ async function consumeDeployments(
     logger,
     instrument: (runtime) => instrument(runtime, metrics),
   });
+  // What the memory budget holds, read at each scrape.
+  new Gauge({
+    name: 'switchyard_worker_models_loaded',
+    help: 'Models loaded (or loading) in this multi-model worker',
+    registers: [metrics.registry],
+    collect() {
+      this.set(worker.loaded().length);
+    },
+  });
+  new Gauge({
+    name: 'switchyard_worker_model_bytes',
+    help: "Bytes of model files held against the worker's memory budget",
+    registers: [metrics.registry],
+    collect() {
+      this.set(worker.loaded().reduce((sum, m) => sum + m.bytes, 0));
+    },
+  });
+  new Gauge({
+    name: 'switchyard_worker_model_budget_bytes',
+    help: "The worker's memory budget (--memory-budget-mb)",
+    registers: [metrics.registry],
+  }).set(config.memoryBudgetMb * 1024 * 1024);
   const ops = createOpsApp({ ready: () => worker.ready(), metrics });
   ops.get('/models', (c) => c.json({ variants: worker.variants(), loaded: worker.loaded() }));
   const server = await listen(ops, config.metricsPort);
