@@ -15,6 +15,7 @@ import {
   modelBytes,
   packModel,
   redisDeploymentStore,
+  startMultiModelWorker,
 } from '@switchyard/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MODELS, startWorkerProcess, type WorkerProcess } from '../support/worker-process.js';
@@ -239,5 +240,46 @@ describe('a multi-model worker', () => {
     const climbing = await target('../a');
     expect(climbing.status).toBe(400);
     expect(await climbing.text()).toContain('relative path');
+  }, 60_000);
+
+  it('tries a revision that failed to load again, and serves it once it loads', async () => {
+    // A worker in this process, retrying failed loads after 200 ms (30 s by default).
+    const retrying = await startMultiModelWorker({
+      redisUrl,
+      namespace,
+      pool: 'retry',
+      budgetBytes: 1024 ** 2,
+      concurrency: 4,
+      lockDurationMs: 30_000,
+      stalledIntervalMs: 30_000,
+      resultTtlMs: 60_000,
+      logger: silent,
+      pollMs: 100,
+      retryFailedLoadMs: 200,
+    });
+    try {
+      // The model is not where the variant says yet, as when a store is briefly down.
+      const later = join(dir, 'later');
+      expect((await put('/v1/admin/models', { name: 'later' }, 'POST')).status).toBe(201);
+      await put('/v1/admin/models/later/variants/main', {
+        backend: { type: 'queue', pool: 'retry' },
+        modelData: later,
+      });
+      const state = async () =>
+        (
+          (await (await app.request('/v1/admin/models/later/variants/main')).json()) as {
+            state: string;
+            reason?: string;
+          }
+        ).state;
+      await expect.poll(state, { timeout: 10_000 }).toBe('Failed');
+      await cp(dirs['a'] ?? '', later, { recursive: true });
+      await expect.poll(state, { timeout: 10_000 }).toBe('InService');
+      const response = await invoke('later');
+      expect(response.status).toBe(200);
+      expect(await response.text()).toBe(expected['a']);
+    } finally {
+      await retrying.close();
+    }
   }, 60_000);
 });

@@ -102,7 +102,8 @@ async function main(): Promise<void> {
       console.log(
         `\nTry it:\n  curl -s localhost:${info.port}/endpoints/${first}/invocations \\\n` +
           `    -H 'Content-Type: text/csv' -H 'Accept: application/json' \\\n` +
-          `    --data-binary $'5.1,3.5,1.4,0.2\\n6.3,3.3,6.0,2.5' -i\n`,
+          `    --data-binary $'5.1,3.5,1.4,0.2\\n6.3,3.3,6.0,2.5' -i\n` +
+          `\nConsole: http://localhost:${info.port}/console\n`,
       );
     }
   });

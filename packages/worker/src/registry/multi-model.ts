@@ -45,6 +45,11 @@ export interface MultiModelWorkerOptions {
   readonly instrument?: <T extends ModelRuntime>(runtime: T) => T;
   /** Re-read every deployment this often. @defaultValue 1000 */
   readonly pollMs?: number;
+  /**
+   * A revision that failed to load is tried again after this, doubling after each
+   * failure up to twenty times this. @defaultValue 30000
+   */
+  readonly retryFailedLoadMs?: number;
 }
 
 export interface MultiModelWorker {
@@ -126,7 +131,9 @@ export async function startMultiModelWorker(
     logger,
   });
   const assigned = new Map<string, Assigned>();
-  const warmed = new Set<string>();
+  /** Revisions warmed or being warmed; a failed one is tried again from `retryAt`. */
+  const warmed = new Map<string, { tries: number; retryAt?: number }>();
+  const retryMs = options.retryFailedLoadMs ?? 30_000;
   let closed = false;
 
   /** A model directory and its size, once per source (archives are unpacked on disk once). */
@@ -234,8 +241,10 @@ export async function startMultiModelWorker(
   /** Load a new revision at once and say how it went: the gateway routes to it once ready. */
   const warm = async (a: Assigned, spec: VariantDeployment): Promise<void> => {
     const id = `${a.model}/${a.variant}@${spec.revision}`;
-    if (warmed.has(id)) return;
-    warmed.add(id);
+    const known = warmed.get(id);
+    if (known !== undefined && (known.retryAt === undefined || Date.now() < known.retryAt)) return;
+    const attempt = { tries: (known?.tries ?? 0) + 1 };
+    warmed.set(id, attempt);
     const report = (state: 'loading' | 'ready' | 'failed', reason?: string) =>
       store
         .report(a.model, a.variant, spec.revision, loaderId, {
@@ -271,6 +280,11 @@ export async function startMultiModelWorker(
         { model: a.model, variant: a.variant, revision: spec.revision, err: reason },
         'revision failed to load',
       );
+      // A cause may pass (a store that was down): try again later, backing off.
+      warmed.set(id, {
+        ...attempt,
+        retryAt: Date.now() + Math.min(retryMs * 2 ** (attempt.tries - 1), 20 * retryMs),
+      });
       await report('failed', reason);
     }
   };
