@@ -5,7 +5,7 @@ import {
   type InferenceErrorCode,
   type ModelSettings,
 } from '@switchyard/handlers';
-import { Predictor, PredictorError, type PredictorOptions } from './predictor.js';
+import { errorFields, Predictor, PredictorError, type PredictorOptions } from './predictor.js';
 
 /** Where a variant runs, as `PUT /v1/admin/models/{model}/variants/{variant}` takes it. */
 export type DeployBackend =
@@ -64,6 +64,8 @@ export interface DeployOptions<T = Decoded> extends PredictorOptions<T> {
  * `state`). The variant stays registered in the last two cases.
  */
 export class DeployError extends PredictorError {
+  override readonly name: string = 'DeployError';
+
   constructor(
     status: number,
     code: string,
@@ -73,8 +75,6 @@ export class DeployError extends PredictorError {
     readonly reason: string | undefined,
   ) {
     super(status, code, message, requestId);
-    // PredictorError types `name` as its own literal, so a subclass cannot redeclare it.
-    Object.defineProperty(this, 'name', { value: 'DeployError' });
   }
 }
 
@@ -212,23 +212,8 @@ async function request(
 }
 
 function gatewayError(response: Response, text: string, requestId: string | undefined) {
-  try {
-    const parsed = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
-    const { code, message } = parsed.error ?? {};
-    if (typeof code === 'string' && typeof message === 'string') {
-      return new DeployError(response.status, code, message, requestId, undefined, undefined);
-    }
-  } catch {
-    // not the gateway's JSON error: described below
-  }
-  return new DeployError(
-    response.status,
-    'HTTP_ERROR',
-    `the gateway answered ${response.status} ${response.statusText}`,
-    requestId,
-    undefined,
-    undefined,
-  );
+  const { code, message } = errorFields(response, text);
+  return new DeployError(response.status, code, message, requestId, undefined, undefined);
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -83,7 +83,7 @@ export const npyDeserializer: Deserializer<Decoded> = codecDeserializer('applica
 
 /** An error answer from the gateway, with its error code (`INVALID_INPUT`, `TIMEOUT`, …). */
 export class PredictorError extends Error {
-  override readonly name = 'PredictorError';
+  override readonly name: string = 'PredictorError';
 
   constructor(
     readonly status: number,
@@ -186,23 +186,30 @@ export class Predictor<T = Decoded> {
   }
 }
 
-function errorOf(response: Response, body: Uint8Array): PredictorError {
-  const requestId = response.headers.get('X-Request-Id') ?? undefined;
+/**
+ * The error code and message of a gateway's error answer (`{"error": {"code",
+ * "message"}}`), or `HTTP_ERROR` and the status for any other answer.
+ */
+export function errorFields(response: Response, text: string): { code: string; message: string } {
   try {
-    const parsed = JSON.parse(new TextDecoder().decode(body)) as {
-      error?: { code?: unknown; message?: unknown };
-    };
+    const parsed = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
     const { code, message } = parsed.error ?? {};
-    if (typeof code === 'string' && typeof message === 'string') {
-      return new PredictorError(response.status, code, message, requestId);
-    }
+    if (typeof code === 'string' && typeof message === 'string') return { code, message };
   } catch {
     // not the gateway's JSON error: described below
   }
+  return {
+    code: 'HTTP_ERROR',
+    message: `the gateway answered ${response.status} ${response.statusText}`,
+  };
+}
+
+function errorOf(response: Response, body: Uint8Array): PredictorError {
+  const { code, message } = errorFields(response, new TextDecoder().decode(body));
   return new PredictorError(
     response.status,
-    'HTTP_ERROR',
-    `the gateway answered ${response.status} ${response.statusText}`,
-    requestId,
+    code,
+    message,
+    response.headers.get('X-Request-Id') ?? undefined,
   );
 }
