@@ -190,6 +190,14 @@ describe('a multi-model worker', () => {
     expect(gauge('switchyard_worker_model_budget_bytes')).toBeCloseTo(budget, 0);
     expect(gauge('switchyard_worker_model_bytes')).toBeLessThanOrEqual(budget);
     expect(gauge('switchyard_worker_models_loaded')).toBeGreaterThan(0);
+    // Requests are counted per model and variant.
+    for (const name of Object.keys(dirs)) {
+      expect(metrics).toMatch(
+        new RegExp(
+          `switchyard_worker_requests_total\\{model="${name}",variant="main",outcome="ok"\\} [1-9]`,
+        ),
+      );
+    }
     // Models were unloaded and loaded again to make room.
     const unloads = worker.output().match(/"msg":"model unloaded"/g) ?? [];
     const loads = worker.output().match(/"msg":"model loaded"/g) ?? [];

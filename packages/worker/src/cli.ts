@@ -254,7 +254,8 @@ async function consumeDeployments(
   logger: ReturnType<typeof createLogger>,
   shutdown: () => Promise<void>,
 ): Promise<void> {
-  const metrics = createWorkerMetrics({ model: '', variant: `pool:${config.pool}` });
+  // Each result is labelled with the model and variant that answered it.
+  const metrics = createWorkerMetrics({ model: '', variant: '' });
   const worker = await startMultiModelWorker({
     redisUrl: config.redisUrl,
     namespace: config.namespace,
@@ -267,7 +268,11 @@ async function consumeDeployments(
     s3Endpoint: config.s3Endpoint,
     ...queueSettings(config),
     logger,
-    instrument: (runtime) => instrument(runtime, metrics),
+    instrument: (runtime) =>
+      instrument(runtime, metrics, {
+        model: runtime.info.modelName,
+        variant: runtime.info.variant ?? '',
+      }),
   });
   // What the memory budget holds, read at each scrape.
   new Gauge({
