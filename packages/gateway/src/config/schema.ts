@@ -3,6 +3,14 @@ import { z } from 'zod';
 
 const SUPPORTED_TYPES = DEFAULT_CODECS.map((c) => c.mediaType);
 
+/** A model's settings where the configuration (or a registration) leaves them out. */
+export const MODEL_DEFAULTS = {
+  contentTypes: SUPPORTED_TYPES,
+  accepts: SUPPORTED_TYPES,
+  maxBodyBytes: 6 * 1024 * 1024,
+  timeoutMs: 60_000,
+} as const;
+
 const localBackend = z.object({
   type: z.literal('local'),
   /** Model source for the in-process worker runtime (directory, model.tar.gz, s3://). */
@@ -62,17 +70,13 @@ const model = z
       .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/), variant)
       .refine((v) => Object.keys(v).length > 0, 'a model needs at least one variant'),
     /** Content-Types the model accepts. @defaultValue every built-in codec */
-    contentTypes: z.array(z.string().min(1)).default(SUPPORTED_TYPES),
+    contentTypes: z.array(z.string().min(1)).default(MODEL_DEFAULTS.contentTypes),
     /** Accept types the model answers in. @defaultValue every built-in codec */
-    accepts: z.array(z.string().min(1)).default(SUPPORTED_TYPES),
+    accepts: z.array(z.string().min(1)).default(MODEL_DEFAULTS.accepts),
     /** Largest request body. @defaultValue 6 MB, SageMaker's real-time limit */
-    maxBodyBytes: z
-      .number()
-      .int()
-      .positive()
-      .default(6 * 1024 * 1024),
+    maxBodyBytes: z.number().int().positive().default(MODEL_DEFAULTS.maxBodyBytes),
     /** Deadline of a request. @defaultValue 60 s, SageMaker's invocation limit */
-    timeoutMs: z.number().int().positive().default(60_000),
+    timeoutMs: z.number().int().positive().default(MODEL_DEFAULTS.timeoutMs),
     /** Copy a sampled share of answered traffic to this variant and score its answers. */
     shadow: z
       .object({ variant: z.string().min(1), sampleRate: z.number().min(0).max(1) })

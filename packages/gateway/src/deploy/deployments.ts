@@ -2,7 +2,6 @@ import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
 import {
-  DEFAULT_CODECS,
   DEPLOYMENT_WIRE_VERSION,
   InferenceError,
   NAME_PATTERN,
@@ -17,7 +16,7 @@ import {
 } from '@switchyard/handlers';
 import type { DeploymentStore, ObjectStore } from '@switchyard/worker';
 import type { Backend } from '../backends/backend.js';
-import type { GatewayConfig, ModelConfig } from '../config/schema.js';
+import { MODEL_DEFAULTS, type GatewayConfig, type ModelConfig } from '../config/schema.js';
 import type { ModelState, MutableModelRegistry, VariantState } from '../http/model-registry.js';
 import type { DeployVariantBody } from './schema.js';
 
@@ -60,16 +59,14 @@ export interface ModelView {
   readonly variants: VariantView[];
 }
 
-const SUPPORTED_TYPES = DEFAULT_CODECS.map((c) => c.mediaType);
-
 /** A registered model's settings, with the configuration file's defaults. */
 function modelConfig(settings: ModelSettings): ModelConfig {
   return {
     variants: {},
-    contentTypes: settings.contentTypes ?? SUPPORTED_TYPES,
-    accepts: settings.accepts ?? SUPPORTED_TYPES,
-    maxBodyBytes: settings.maxBodyBytes ?? 6 * 1024 * 1024,
-    timeoutMs: settings.timeoutMs ?? 60_000,
+    contentTypes: settings.contentTypes ?? [...MODEL_DEFAULTS.contentTypes],
+    accepts: settings.accepts ?? [...MODEL_DEFAULTS.accepts],
+    maxBodyBytes: settings.maxBodyBytes ?? MODEL_DEFAULTS.maxBodyBytes,
+    timeoutMs: settings.timeoutMs ?? MODEL_DEFAULTS.timeoutMs,
     fallback: [],
   };
 }
