@@ -1,7 +1,7 @@
 import type { HandlerLogger } from '@switchyard/handlers';
 import type { Hono } from 'hono';
 import { adminOnly, type Env } from '../http/auth.js';
-import type { ModelRegistry, ModelState } from '../http/model-registry.js';
+import { variantState, type ModelRegistry, type ModelState } from '../http/model-registry.js';
 import type { Jobs } from '../jobs/index.js';
 import { CONSOLE_CSS, CONSOLE_HTML, CONSOLE_JS } from './page.js';
 import type { Traffic } from './traffic.js';
@@ -65,14 +65,14 @@ export function registerConsole(app: Hono<Env>, deps: ConsoleDeps): void {
       recentSeconds: traffic.recentSeconds,
       variants: variants.map((v, i) => {
         const f = figures[i] ?? traffic.variant(model.name, v.name);
-        const d = v.deployment;
+        const { state, reason } = variantState(v);
         return {
           name: v.name,
           weight: v.weight,
           configuredShare: total > 0 ? v.weight / total : 0,
           liveShare: answered > 0 ? f.recent.requests / answered : 0,
-          state: d?.state ?? (v.backend.healthy() ? 'InService' : 'Failed'),
-          reason: d?.reason ?? (v.backend.healthy() ? null : 'the backend is unreachable'),
+          state,
+          reason: reason ?? null,
           backend: v.backend.type,
           guard: v.guard?.report() ?? null,
           recent: f.recent,

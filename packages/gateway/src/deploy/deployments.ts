@@ -17,7 +17,12 @@ import {
 import type { DeploymentStore, ObjectStore } from '@switchyard/worker';
 import type { Backend } from '../backends/backend.js';
 import { MODEL_DEFAULTS, type GatewayConfig, type ModelConfig } from '../config/schema.js';
-import type { ModelState, MutableModelRegistry, VariantState } from '../http/model-registry.js';
+import {
+  variantState,
+  type ModelState,
+  type MutableModelRegistry,
+  type VariantState,
+} from '../http/model-registry.js';
 import type { DeployVariantBody } from './schema.js';
 
 export interface DeploymentsOptions {
@@ -83,6 +88,8 @@ const invalid = (what: string) => new InferenceError('INVALID_INPUT', what);
 
 /** What this gateway holds for one registered variant. */
 interface Slot {
+  /** The newest record applied, and how many loaders have its revision ready. */
+  spec?: VariantDeployment & { loaders: number };
   /** Identity of the shared backend (queue, SageMaker): a new one when it changes. */
   key?: string;
   backend?: Backend;
@@ -348,11 +355,11 @@ export class Deployments {
         name: variant,
         source: 'config',
         weight: v.weight,
-        state: v.backend.healthy() ? 'InService' : 'Failed',
+        state: variantState(v).state,
         backend: v.backend.type,
       };
     }
-    const spec = this.specs.get(`${model}\0${variant}`);
+    const spec = this.slots.get(`${model}\0${variant}`)?.spec;
     return {
       name: variant,
       source: 'api',
@@ -373,9 +380,6 @@ export class Deployments {
           }),
     };
   }
-
-  /** The newest record of each variant this gateway applied, for descriptions. */
-  private readonly specs = new Map<string, VariantDeployment & { loaders: number }>();
 
   private async status(
     model: string,
@@ -464,11 +468,10 @@ export class Deployments {
     const id = `${model}\0${name}`;
     const slot = this.slots.get(id) ?? { local: new Map<number, LocalRevision>() };
     this.slots.set(id, slot);
-    const reports = await this.options.store.reports(model, name, d.revision);
-    const newest = revisionStatus(reports);
+    const newest = await this.status(model, name, d);
     const previous =
       d.previous === undefined ? undefined : await this.status(model, name, d.previous);
-    this.specs.set(id, { ...d, loaders: newest.ready });
+    slot.spec = { ...d, loaders: newest.ready };
 
     let backend: Backend;
     let serving: number | undefined;
@@ -599,7 +602,6 @@ export class Deployments {
   private async drop(state: ModelState, name: string): Promise<void> {
     const id = `${state.name}\0${name}`;
     state.variants.delete(name);
-    this.specs.delete(id);
     const slot = this.slots.get(id);
     this.slots.delete(id);
     if (slot === undefined) return;

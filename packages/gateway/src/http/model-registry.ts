@@ -28,6 +28,20 @@ export interface VariantState {
   readonly deployment?: VariantDeploymentState;
 }
 
+/**
+ * A variant's state as operators see it: a registered variant's is its newest
+ * revision's; a configured one is in service while its backend is healthy.
+ */
+export function variantState(v: VariantState): {
+  state: DeploymentState;
+  reason: string | undefined;
+} {
+  if (v.deployment !== undefined) return { state: v.deployment.state, reason: v.deployment.reason };
+  return v.backend.healthy()
+    ? { state: 'InService', reason: undefined }
+    : { state: 'Failed', reason: 'the backend is unreachable' };
+}
+
 export interface ModelState {
   readonly name: string;
   readonly config: ModelConfig;
