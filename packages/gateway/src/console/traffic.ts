@@ -39,37 +39,54 @@ interface Slot {
 }
 
 /** A ring of one-second slots; a slot from an older second reads as empty. */
-class Ring {
-  private readonly slots: Slot[];
+class Ring<TSlot extends { second: number }> {
+  private readonly slots: TSlot[];
 
-  constructor(private readonly seconds: number) {
-    this.slots = Array.from({ length: seconds }, () => ({
-      second: -1,
-      requests: 0,
-      errors: 0,
-      latency: new Uint32Array(LATENCY_BOUNDS.length),
-    }));
+  constructor(
+    private readonly seconds: number,
+    make: () => TSlot,
+    /** Empties a slot taken over by a newer second. */
+    private readonly clear: (slot: TSlot) => void,
+  ) {
+    this.slots = Array.from({ length: seconds }, make);
   }
 
-  at(second: number): Slot {
-    const slot = this.slots[second % this.seconds] as Slot;
+  at(second: number): TSlot {
+    const slot = this.slots[second % this.seconds] as TSlot;
     if (slot.second !== second) {
       slot.second = second;
-      slot.requests = 0;
-      slot.errors = 0;
-      slot.latency.fill(0);
+      this.clear(slot);
     }
     return slot;
   }
 
   /** The slots of seconds in [from, to), skipping stale ones. */
-  *between(from: number, to: number): Iterable<Slot> {
+  *between(from: number, to: number): Iterable<TSlot> {
     for (let s = Math.max(from, to - this.seconds); s < to; s++) {
-      const slot = this.slots[s % this.seconds] as Slot;
+      const slot = this.slots[s % this.seconds] as TSlot;
       if (slot.second === s) yield slot;
     }
   }
 }
+
+const trafficRing = (seconds: number) =>
+  new Ring<Slot>(
+    seconds,
+    () => ({ second: -1, requests: 0, errors: 0, latency: new Uint32Array(LATENCY_BOUNDS.length) }),
+    (slot) => {
+      slot.requests = 0;
+      slot.errors = 0;
+      slot.latency.fill(0);
+    },
+  );
+
+/** Requests per batch-size bucket, per second. */
+const batchRing = (seconds: number) =>
+  new Ring<{ second: number; counts: Uint32Array }>(
+    seconds,
+    () => ({ second: -1, counts: new Uint32Array(BATCH_SIZE_LABELS.length) }),
+    (slot) => slot.counts.fill(0),
+  );
 
 /** Requests, errors and latency percentiles over some seconds. */
 interface TrafficFigures {
@@ -142,8 +159,8 @@ export interface TrafficOptions {
  * ```
  */
 export class Traffic {
-  private readonly variants = new Map<string, Ring>();
-  private readonly batches = new Map<string, { second: number; counts: Uint32Array }[]>();
+  private readonly variants = new Map<string, Ring<Slot>>();
+  private readonly batches = new Map<string, ReturnType<typeof batchRing>>();
   readonly windowSeconds: number;
   readonly stepSeconds: number;
   readonly recentSeconds: number;
@@ -169,7 +186,7 @@ export class Traffic {
     const key = `${model}\0${variant}`;
     let ring = this.variants.get(key);
     if (ring === undefined) {
-      ring = new Ring(this.windowSeconds);
+      ring = trafficRing(this.windowSeconds);
       this.variants.set(key, ring);
     }
     const second = this.second();
@@ -179,19 +196,12 @@ export class Traffic {
     const bucket = latencyBucket(answer.ms);
     slot.latency[bucket] = (slot.latency[bucket] ?? 0) + 1;
     if (answer.batchSize !== undefined && answer.batchSize > 0) {
-      let ring = this.batches.get(model);
-      if (ring === undefined) {
-        ring = Array.from({ length: this.windowSeconds }, () => ({
-          second: -1,
-          counts: new Uint32Array(BATCH_SIZE_LABELS.length),
-        }));
-        this.batches.set(model, ring);
+      let batches = this.batches.get(model);
+      if (batches === undefined) {
+        batches = batchRing(this.windowSeconds);
+        this.batches.set(model, batches);
       }
-      const b = ring[second % this.windowSeconds] as { second: number; counts: Uint32Array };
-      if (b.second !== second) {
-        b.second = second;
-        b.counts.fill(0);
-      }
+      const b = batches.at(second);
       const i = batchBucket(answer.batchSize);
       b.counts[i] = (b.counts[i] ?? 0) + 1;
     }
@@ -199,7 +209,7 @@ export class Traffic {
 
   /** A variant's recent figures and its series over the window. */
   variant(model: string, variant: string): VariantTraffic {
-    const ring = this.variants.get(`${model}\0${variant}`) ?? new Ring(1);
+    const ring = this.variants.get(`${model}\0${variant}`) ?? trafficRing(1);
     // The current second is still filling: figures end at the last whole one.
     const end = this.second();
     const series = [];
@@ -218,9 +228,9 @@ export class Traffic {
   /** Requests per batch-size bucket over the window, for a model. */
   batchSizes(model: string): { readonly size: string; readonly requests: number }[] {
     const counts = new Array<number>(BATCH_SIZE_LABELS.length).fill(0);
-    const from = this.second() - this.windowSeconds;
-    for (const b of this.batches.get(model) ?? []) {
-      if (b.second <= from) continue;
+    // Seconds in (now - window, now]: the current one too.
+    const now = this.second();
+    for (const b of this.batches.get(model)?.between(now - this.windowSeconds + 1, now + 1) ?? []) {
       b.counts.forEach((n, i) => (counts[i] = (counts[i] ?? 0) + n));
     }
     return BATCH_SIZE_LABELS.map((size, i) => ({ size, requests: counts[i] ?? 0 }));
