@@ -46,3 +46,5 @@ export type { DeploymentStore } from './registry/deployment-store.js';
 export { modelBytes, startMultiModelWorker } from './registry/multi-model.js';
 export type { MultiModelWorker, MultiModelWorkerOptions } from './registry/multi-model.js';
 export { ModelCache } from './runtime/model-cache.js';
+export { coalesced } from './registry/coalesced.js';
+export type { Coalesced } from './registry/coalesced.js';

@@ -14,7 +14,12 @@ import {
   type VariantDeployment,
   type VariantRevision,
 } from '@switchyard/handlers';
-import type { DeploymentStore, ObjectStore } from '@switchyard/worker';
+import {
+  coalesced,
+  type Coalesced,
+  type DeploymentStore,
+  type ObjectStore,
+} from '@switchyard/worker';
 import type { Backend } from '../backends/backend.js';
 import { MODEL_DEFAULTS, type GatewayConfig, type ModelConfig } from '../config/schema.js';
 import {
@@ -119,8 +124,8 @@ interface LocalRevision {
  */
 export class Deployments {
   private readonly slots = new Map<string, Slot>();
-  private readonly syncing = new Map<string, Promise<void>>();
-  private readonly again = new Set<string>();
+  /** Each model's sync: one run at a time, and one more for changes meanwhile. */
+  private readonly syncs = new Map<string, Coalesced>();
   private readonly loaderId = `gateway:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private watcher: { close(): void } | undefined;
   private closed = false;
@@ -411,27 +416,24 @@ export class Deployments {
 
   /** Apply a model's stored record to the registry; one run per model at a time. */
   sync(model: string): Promise<void> {
-    const running = this.syncing.get(model);
-    if (running !== undefined) {
-      // One more run after this one picks up whatever changed meanwhile.
-      this.again.add(model);
-      return running;
+    let sync = this.syncs.get(model);
+    if (sync === undefined) {
+      sync = coalesced(
+        async () => {
+          try {
+            await this.apply(model);
+          } catch (error) {
+            this.options.logger.warn(
+              { model, err: (error as Error).message },
+              'cannot apply deployments; keeping the current ones',
+            );
+          }
+        },
+        () => this.closed,
+      );
+      this.syncs.set(model, sync);
     }
-    const run = (async () => {
-      do {
-        this.again.delete(model);
-        try {
-          await this.apply(model);
-        } catch (error) {
-          this.options.logger.warn(
-            { model, err: (error as Error).message },
-            'cannot apply deployments; keeping the current ones',
-          );
-        }
-      } while (this.again.has(model) && !this.closed);
-    })().finally(() => this.syncing.delete(model));
-    this.syncing.set(model, run);
-    return run;
+    return sync();
   }
 
   private async apply(model: string): Promise<void> {
@@ -614,7 +616,11 @@ export class Deployments {
   async close(): Promise<void> {
     this.closed = true;
     this.watcher?.close();
-    await Promise.all([...this.syncing.values()]);
+    await Promise.all(
+      [...this.syncs.values()].flatMap((sync) =>
+        sync.running === undefined ? [] : [sync.running],
+      ),
+    );
     for (const [model, state] of this.registry) {
       for (const v of [...state.variants.values()]) {
         if (v.deployment !== undefined) await this.drop(state, v.name);

@@ -19,6 +19,7 @@ import { startModelHost, type ModelHost } from '../runtime/model-host.js';
 import type { ModelRuntime } from '../runtime/model-runtime.js';
 import type { RuntimeRequest, RuntimeResult } from '../runtime/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { coalesced } from './coalesced.js';
 import { redisDeploymentStore, type DeploymentStore } from './deployment-store.js';
 
 export interface MultiModelWorkerOptions {
@@ -345,29 +346,16 @@ export async function startMultiModelWorker(
     }
   };
 
-  let syncing: Promise<void> | undefined;
-  // Set when a change arrives during a sync: one more run picks it up.
-  const pending = { again: false };
-  const runAgain = () => pending.again && !closed;
-  const sync = (): Promise<void> => {
-    if (syncing !== undefined) {
-      pending.again = true;
-      return syncing;
-    }
-    syncing = (async () => {
-      do {
-        pending.again = false;
-        try {
-          await apply(await store.list());
-        } catch (error) {
-          logger.warn({ err: (error as Error).message }, 'cannot read deployments');
-        }
-      } while (runAgain());
-    })().finally(() => {
-      syncing = undefined;
-    });
-    return syncing;
-  };
+  const sync = coalesced(
+    async () => {
+      try {
+        await apply(await store.list());
+      } catch (error) {
+        logger.warn({ err: (error as Error).message }, 'cannot read deployments');
+      }
+    },
+    () => closed,
+  );
 
   await sync();
   const watcher = store.watch(() => void sync(), options.pollMs);
@@ -380,7 +368,7 @@ export async function startMultiModelWorker(
     async close() {
       closed = true;
       watcher.close();
-      await syncing;
+      await sync.running;
       await Promise.all(
         [...assigned.values()].flatMap((a) =>
           a.consumer === undefined ? [] : [a.consumer.close()],
