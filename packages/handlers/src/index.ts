@@ -132,7 +132,9 @@ export type {
   RecordOutcome,
 } from './wire/index.js';
 export {
+  BATCHING_DEFAULTS,
   DEPLOYMENT_WIRE_VERSION,
+  QUEUE_VARIANT_DEFAULTS,
   NAME_PATTERN,
   batchingSchema,
   decodeDeploymentRecord,

@@ -1,4 +1,5 @@
 import { totalmem } from 'node:os';
+import { BATCHING_DEFAULTS } from '@switchyard/handlers';
 import { z } from 'zod';
 
 /** Raised when worker options or environment are invalid; lists every problem. */
@@ -72,8 +73,8 @@ export type WorkerOptions = Partial<ResolvedWorkerConfig>;
 
 export const DEFAULT_WORKER_CONFIG = Object.freeze({
   installDependencies: true,
-  maxBatchSize: 32,
-  maxDelayMs: 0,
+  maxBatchSize: BATCHING_DEFAULTS.maxBatchSize,
+  maxDelayMs: BATCHING_DEFAULTS.maxDelayMs,
   executionProvider: 'cpu' as const,
   deviceId: 0,
   intraOpThreads: 0,

@@ -1,4 +1,4 @@
-import { DEFAULT_CODECS } from '@switchyard/handlers';
+import { BATCHING_DEFAULTS, DEFAULT_CODECS, QUEUE_VARIANT_DEFAULTS } from '@switchyard/handlers';
 import { z } from 'zod';
 
 const SUPPORTED_TYPES = DEFAULT_CODECS.map((c) => c.mediaType);
@@ -15,8 +15,8 @@ const localBackend = z.object({
   type: z.literal('local'),
   /** Model source for the in-process worker runtime (directory, model.tar.gz, s3://). */
   model: z.string().min(1),
-  maxBatchSize: z.number().int().positive().default(32),
-  maxDelayMs: z.number().nonnegative().default(0),
+  maxBatchSize: z.number().int().positive().default(BATCHING_DEFAULTS.maxBatchSize),
+  maxDelayMs: z.number().nonnegative().default(BATCHING_DEFAULTS.maxDelayMs),
 });
 
 const queueBackend = z.object({
@@ -27,9 +27,9 @@ const queueBackend = z.object({
    * Waiting jobs beyond which requests get 503 with Retry-After at once. A job
    * carries one request, or up to 64 that arrived together (see the queue backend).
    */
-  maxWaiting: z.number().int().positive().default(1000),
+  maxWaiting: z.number().int().positive().default(QUEUE_VARIANT_DEFAULTS.maxWaiting),
   /** Attempts for a job whose worker finds its model unavailable. */
-  attempts: z.number().int().positive().default(3),
+  attempts: z.number().int().positive().default(QUEUE_VARIANT_DEFAULTS.attempts),
 });
 
 const sagemakerBackend = z.object({

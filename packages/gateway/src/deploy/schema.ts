@@ -1,5 +1,7 @@
 import {
+  BATCHING_DEFAULTS,
   NAME_PATTERN,
+  QUEUE_VARIANT_DEFAULTS,
   batchingSchema,
   deploymentBackendSchema,
   modelSettingsSchema,
@@ -19,14 +21,13 @@ export const deployVariantBody = z.object({
   backend: deploymentBackendSchema.default({
     type: 'queue',
     pool: 'default',
-    maxWaiting: 1000,
-    attempts: 3,
+    ...QUEUE_VARIANT_DEFAULTS,
   }),
   /** An uploaded archive's location (`POST /v1/admin/artifacts`), an `s3://` URL or a path. */
   modelData: z.string().min(1).max(2048).optional(),
   /** `modelData` is a prefix; requests name an archive under it with X-Amzn-SageMaker-Target-Model. */
   multiModel: z.boolean().default(false),
-  batching: batchingSchema.default({ maxBatchSize: 32, maxDelayMs: 0 }),
+  batching: batchingSchema.default(BATCHING_DEFAULTS),
 });
 
 export type DeployVariantBody = z.infer<typeof deployVariantBody>;

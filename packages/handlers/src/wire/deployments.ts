@@ -19,13 +19,19 @@ export const DEPLOYMENT_WIRE_VERSION = 1;
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const name = z.string().regex(NAME_PATTERN, 'letters, digits, ".", "_" or "-", at most 128');
 
+/** A queue variant's limits where none are given (configured or registered). */
+export const QUEUE_VARIANT_DEFAULTS = { maxWaiting: 1000, attempts: 3 } as const;
+
+/** Batching where none is given (configured local variants, registered ones, workers). */
+export const BATCHING_DEFAULTS = { maxBatchSize: 32, maxDelayMs: 0 } as const;
+
 export const deploymentBackendSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('queue'),
     /** Multi-model workers started with `--pool` this name serve the variant. */
     pool: name.default('default'),
-    maxWaiting: z.number().int().positive().default(1000),
-    attempts: z.number().int().positive().default(3),
+    maxWaiting: z.number().int().positive().default(QUEUE_VARIANT_DEFAULTS.maxWaiting),
+    attempts: z.number().int().positive().default(QUEUE_VARIANT_DEFAULTS.attempts),
   }),
   /** The gateway runs the model in its own process (each replica loads it). */
   z.object({ type: z.literal('local') }),
@@ -42,8 +48,8 @@ export const deploymentBackendSchema = z.discriminatedUnion('type', [
 export type DeploymentBackend = z.infer<typeof deploymentBackendSchema>;
 
 export const batchingSchema = z.object({
-  maxBatchSize: z.number().int().positive().max(4096).default(32),
-  maxDelayMs: z.number().nonnegative().max(10_000).default(0),
+  maxBatchSize: z.number().int().positive().max(4096).default(BATCHING_DEFAULTS.maxBatchSize),
+  maxDelayMs: z.number().nonnegative().max(10_000).default(BATCHING_DEFAULTS.maxDelayMs),
 });
 
 const revisionSchema = z.object({
@@ -56,7 +62,7 @@ const revisionSchema = z.object({
    */
   modelData: z.string().min(1).max(2048).optional(),
   multiModel: z.boolean().default(false),
-  batching: batchingSchema.default({ maxBatchSize: 32, maxDelayMs: 0 }),
+  batching: batchingSchema.default(BATCHING_DEFAULTS),
   createdAt: z.number().int().nonnegative(),
 });
 

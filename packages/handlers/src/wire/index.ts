@@ -21,7 +21,9 @@ export {
 } from './chunk.js';
 export type { ChunkRequest, RecordOutcome } from './chunk.js';
 export {
+  BATCHING_DEFAULTS,
   DEPLOYMENT_WIRE_VERSION,
+  QUEUE_VARIANT_DEFAULTS,
   NAME_PATTERN,
   batchingSchema,
   decodeDeploymentRecord,
